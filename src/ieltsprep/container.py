@@ -1,0 +1,40 @@
+"""Wiring: builds each service once from the settings, lazily, so a Lambda init pays only for what it uses.
+
+Handlers (HTTP, WebSocket, worker, jobs, CLI) ask the container for services; services never read settings
+from the environment themselves.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
+
+from ieltsprep.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ieltsprep.adapters.storage.port import Store
+
+
+class Container:
+    """The services of one process, built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def store(self) -> Store:
+        """The configured store adapter."""
+        from ieltsprep.adapters.storage import build_store
+
+        return build_store(self.settings)
+
+    def close(self) -> None:
+        """Release what the services hold (connections, models)."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+@lru_cache(maxsize=1)
+def get_container() -> Container:
+    """The process-wide container (reused across warm Lambda invocations)."""
+    return Container(get_settings())

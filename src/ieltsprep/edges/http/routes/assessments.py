@@ -1,0 +1,7 @@
+"""HTTP routes of the assessments domain (filled in by its issue)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+router = APIGatewayHttpRouter()

@@ -1,0 +1,27 @@
+"""Shared fixtures: a fresh local platform (settings, container, store) per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ieltsprep.container import Container
+from ieltsprep.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Local-stage settings with everything under a temporary data directory."""
+    return Settings(stage="local", data_dir=tmp_path / "var", cookie_secure=False, test_store_enabled=True)
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    """A container over ``settings``, closed after the test."""
+    built = Container(settings)
+    yield built
+    built.close()
