@@ -13,6 +13,7 @@ from ieltsprep.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from ieltsprep.adapters.storage.port import Store
+    from ieltsprep.scoring.port import WritingScorer
 
 
 class Container:
@@ -27,6 +28,13 @@ class Container:
         from ieltsprep.adapters.storage import build_store
 
         return build_store(self.settings)
+
+    @cached_property
+    def writing_scorer(self) -> WritingScorer:
+        """The configured writing scorer (local or bedrock)."""
+        from ieltsprep.scoring.port import build_writing_scorer
+
+        return build_writing_scorer(self.settings)
 
     def close(self) -> None:
         """Release what the services hold (connections, models)."""

@@ -1,0 +1,123 @@
+"""The writing-scorer port: what the assessments service hands a scorer and what it gets back.
+
+``WritingResult.model_dump()`` is exactly the writing ``result`` object of docs/API.md. Two engines implement the
+port (``local`` and ``bedrock``); ``build_writing_scorer`` picks one from the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ieltsprep.errors import AppError
+
+if TYPE_CHECKING:
+    from ieltsprep.settings import Settings
+
+TaskKind = Literal["academic_chart", "general_letter", "essay"]
+AnnotationKind = Literal["spelling", "grammar", "vocabulary", "cohesion", "length", "task"]
+Flag = Literal["under_length", "off_topic", "too_short", "empty", "non_english", "missing_bullets", "no_overview"]
+WRITING_MODULES: tuple[str, ...] = ("academic_writing", "general_writing")
+TASK1_KEY = "task_achievement"
+TASK2_KEY = "task_response"
+COMMON_KEYS: tuple[str, ...] = ("coherence_cohesion", "lexical_resource", "grammatical_range_accuracy")
+
+
+def criterion_keys(task: int) -> tuple[str, str, str, str]:
+    """The four criterion keys of a task, in API.md order."""
+    first = TASK1_KEY if task == 1 else TASK2_KEY
+    return (first, *COMMON_KEYS)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class WritingTask:
+    """One answered writing task as the scorer sees it.
+
+    ``bullets`` are the three points of a General Training letter; ``chart_facts`` are short strings naming what an
+    Academic Task 1 chart shows (labels, years, key figures) so the scorer can check the data is reported.
+    """
+
+    task: int
+    prompt: str
+    text: str
+    min_words: int
+    kind: TaskKind
+    bullets: Sequence[str] = field(default_factory=tuple)
+    chart_facts: Sequence[str] = field(default_factory=tuple)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Annotation(_Model):
+    """A span of the candidate's text ([start, end) character offsets) with a remark."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    kind: AnnotationKind
+    message: str
+    suggestion: str = ""
+
+
+class CriterionResult(_Model):
+    """A whole band 0-9 for one criterion and feedback naming evidence from the text."""
+
+    band: int = Field(ge=0, le=9)
+    feedback: str
+
+
+class TaskResult(_Model):
+    """The scored task. ``band`` is an estimate: the criterion mean rounded like the official overall band."""
+
+    task: int = Field(ge=1, le=2)
+    band: float = Field(ge=0, le=9)
+    word_count: int = Field(ge=0)
+    criteria: dict[str, CriterionResult]
+    annotations: list[Annotation] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+
+
+class WritingResult(_Model):
+    """The writing ``result`` object of docs/API.md."""
+
+    overall_band: float = Field(ge=0, le=9)
+    engine: Literal["local", "bedrock"]
+    engine_version: str
+    tasks: list[TaskResult]
+
+
+class ScoringFailed(AppError):
+    """A scorer could not produce a valid result; ``retryable`` says whether trying again may help."""
+
+    status = 502
+    code = "scoring_failed"
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class WritingScorer(Protocol):
+    """Scores the tasks of one writing assessment."""
+
+    engine: str
+
+    def score(self, module: str, tasks: list[WritingTask]) -> WritingResult:
+        """Score both tasks of ``module`` (academic_writing or general_writing); raises ScoringFailed."""
+        ...
+
+
+def build_writing_scorer(settings: Settings) -> WritingScorer:
+    """The engine named by ``settings.writing_engine``."""
+    if settings.writing_engine == "bedrock":
+        from ieltsprep.scoring.bedrock import BedrockWritingScorer
+
+        return BedrockWritingScorer.from_settings(settings)
+    from ieltsprep.scoring.local import LocalWritingScorer
+
+    return LocalWritingScorer.load()
