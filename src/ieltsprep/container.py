@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ieltsprep.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from ieltsprep.accounts.service import AccountService
     from ieltsprep.adapters.storage.port import Store
     from ieltsprep.scoring.port import WritingScorer
 
@@ -35,6 +36,13 @@ class Container:
         from ieltsprep.scoring.port import build_writing_scorer
 
         return build_writing_scorer(self.settings)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """Registration, login sessions and authentication."""
+        from ieltsprep.accounts.service import AccountService
+
+        return AccountService(self.store, self.settings)
 
     def close(self) -> None:
         """Release what the services hold (connections, models)."""

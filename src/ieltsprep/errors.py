@@ -52,6 +52,10 @@ class RateLimited(AppError):
     status = 429
     code = "rate_limited"
 
+    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after  # seconds; the HTTP edge sends it as Retry-After
+
 
 class PayloadTooLarge(AppError):
     status = 413

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     login_attempts_per_window: int = Field(10, validation_alias=_env("IELTSPREP_LOGIN_ATTEMPTS"))
     register_attempts_per_window: int = Field(20, validation_alias=_env("IELTSPREP_REGISTER_ATTEMPTS"))
     rate_limit_window_seconds: int = Field(300, validation_alias=_env("IELTSPREP_RATE_LIMIT_WINDOW"))
+    password_time_cost: int = Field(2, ge=1, validation_alias=_env("IELTSPREP_PASSWORD_TIME_COST"))
+    password_memory_kib: int = Field(19 * 1024, ge=8 * 1024, validation_alias=_env("IELTSPREP_PASSWORD_MEMORY_KIB"))
+    # None = on everywhere but the local stage (X-Ray and CloudWatch EMF exist only on AWS).
+    tracing_enabled: bool | None = Field(None, validation_alias=_env("IELTSPREP_TRACING"))
+    metrics_enabled: bool | None = Field(None, validation_alias=_env("IELTSPREP_METRICS"))
 
     # --- engines --------------------------------------------------------------------------------------------
     writing_engine: Literal["local", "bedrock"] = Field("local", validation_alias=_env("IELTSPREP_WRITING_ENGINE"))

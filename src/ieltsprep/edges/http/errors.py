@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from ieltsprep.errors import AppError
+from ieltsprep.errors import AppError, RateLimited
+
+log = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, message: str) -> Response[str]:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response[str]:
     """``{"error": {"code", "message"}}`` with ``status``."""
     body = json.dumps({"error": {"code": code, "message": message}})
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def _field(err: Any) -> str:
+    # loc is ("body", "consent", "terms") or ("query", "x"): drop the source, keep the field path.
+    return ".".join(str(p) for p in err.get("loc", ())[1:]) or "body"
+
+
+def _allowed_methods(app: APIGatewayHttpResolver, method: str, path: str) -> list[str]:
+    # Powertools answers an unmatched method with its 404 hook; its route tables tell 404 from 405.
+    routes = [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
+    return sorted({r.method for r in routes if r.method != method and r.rule.match(path)})
 
 
 def register(app: APIGatewayHttpResolver) -> None:
@@ -21,16 +36,29 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(AppError)
     def _app_error(exc: AppError) -> Response[str]:
-        return error_response(exc.status, exc.code, exc.message)
+        headers = None
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(exc.status, exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[str]:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: {err.get('msg', 'invalid')}"
-            for err in exc.errors()
-        )
+        problems = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in problems):
+            return error_response(400, "invalid_json", "request body is not valid JSON")
+        details = "; ".join(f"{_field(err)}: {err.get('msg', 'invalid')}" for err in problems)
         return error_response(422, "validation_error", details or "invalid request")
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response[str]:
+        event = app.current_event
+        allowed = _allowed_methods(app, event.http_method.upper(), event.path)
+        if allowed:
+            return error_response(405, "method_not_allowed", "method not allowed", {"Allow": ", ".join(allowed)})
         return error_response(404, "not_found", "no such endpoint")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        # The details go to the log (without request data); the caller gets the uniform body and no internals.
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "something went wrong on our side; please try again")

@@ -1,7 +1,133 @@
-"""HTTP routes of the accounts domain (filled in by its issue)."""
+"""HTTP routes of the accounts domain: register, login, logout, me, export, delete."""
 
 from __future__ import annotations
 
+import importlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ieltsprep.accounts import privacy
+from ieltsprep.accounts.models import MAX_EMAIL_LENGTH, User
+from ieltsprep.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from ieltsprep.edges.http.auth import cleared_cookie, current_user, request_token, session_cookie
+from ieltsprep.edges.http.context import container_of
 
 router = APIGatewayHttpRouter()
+
+
+class Consent(BaseModel):
+    """What the candidate agreed to at registration."""
+
+    model_config = ConfigDict(extra="forbid")
+    terms: bool
+    age_16_plus: bool
+    marketing: bool = False
+
+
+class RegisterRequest(BaseModel):
+    """POST /api/auth/register."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    consent: Consent
+
+
+class LoginRequest(BaseModel):
+    """POST /api/auth/login."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=1, max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+class DeleteAccountRequest(BaseModel):
+    """DELETE /api/me: the password again, so a stolen session cannot delete the account."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)
+
+
+def _json(status: int, payload: dict[str, Any], **kwargs: Any) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload), **kwargs)
+
+
+def _source_ip() -> str | None:
+    return router.current_event.request_context.http.source_ip or None
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+@router.post("/api/auth/register", responses={201: {"description": "Account created"}})
+def register(body: RegisterRequest) -> Response[str]:
+    """Create an account with recorded consent."""
+    user = container_of(router).accounts.register(
+        body.email,
+        body.password,
+        terms=body.consent.terms,
+        age_16_plus=body.consent.age_16_plus,
+        marketing=body.consent.marketing,
+        source_ip=_source_ip(),
+    )
+    return _json(201, {"user": user.public()})
+
+
+@router.post("/api/auth/login")
+def login(body: LoginRequest) -> Response[str]:
+    """Open a session: a bearer token in the body and the same token in an HttpOnly cookie."""
+    container = container_of(router)
+    session = container.accounts.login(body.email, body.password, source_ip=_source_ip())
+    cookie = session_cookie(container.settings, session.token, container.settings.session_ttl_seconds)
+    payload = {"token": session.token, "expires_at": _iso(session.expires_at), "user": session.user.public()}
+    return _json(200, payload, cookies=[cookie], headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/auth/logout", responses={204: {"description": "Session revoked"}})
+def logout() -> Response[str]:
+    """Revoke the caller's session and clear the cookie."""
+    container = container_of(router)
+    current_user(router)
+    token = request_token(router)
+    if token:
+        container.accounts.logout(token)
+    return Response(status_code=204, body="", cookies=[cleared_cookie(container.settings)])
+
+
+def _credits(container: Any, user: User) -> dict[str, int]:
+    # Imported on use: the ledger belongs to billing, and only this route needs it.
+    ledger = importlib.import_module("ieltsprep.billing.ledger")
+    return dict(ledger.balances(container.store, user.id))
+
+
+@router.get("/api/me")
+def me() -> dict[str, Any]:
+    """The caller's profile and credit balance per module."""
+    user = current_user(router)
+    container = container_of(router)
+    # Beyond API.md's id/email/created_at: the app needs app_account_token to bind store purchases.
+    return {"user": user.profile(), "credits": _credits(container, user)}
+
+
+@router.get("/api/me/export")
+def export() -> Response[str]:
+    """Every stored datum about the caller, as one JSON document."""
+    user = current_user(router)
+    document = privacy.export_user(container_of(router), user)
+    return _json(200, document, headers={"Cache-Control": "no-store"})
+
+
+@router.delete("/api/me", responses={204: {"description": "Account and data deleted"}})
+def delete_me(body: DeleteAccountRequest) -> Response[str]:
+    """Delete the caller's account and every datum about them, after re-checking the password."""
+    user = current_user(router)
+    container = container_of(router)
+    container.accounts.verify_password(user, body.password)
+    privacy.erase_user(container, user)
+    return Response(status_code=204, body="", cookies=[cleared_cookie(container.settings)])
