@@ -1,0 +1,645 @@
+"""The speaking test controller: the official test flow, owned by our code, not by the speech model.
+
+It is a plain state machine fed with three kinds of input, so it can be tested without sockets or models:
+- ``on_audio(pcm)``: candidate microphone audio (16 kHz, silence included). It drives the clock (audio sample time)
+  and the silence timers.
+- ``on_engine_event(event)``: Nova Sonic output events from the speech engine (candidate transcripts, the examiner's
+  audio, interruptions, errors).
+- ``stop()`` / ``reconnected()``: the candidate's ``stop`` message, a reconnect.
+Each call returns ``Action``s for the worker to carry out: messages to the candidate (API.md), a line for Maya to
+speak (the engine is told it verbatim), transcript turns and state to store, and the end of the test.
+
+Flow (ielts_scoring.md 3.3): greeting and identity check; Part 1, four to five minutes over two or three familiar
+topics; Part 2, instructions and the cue card, one minute of preparation, one to two minutes of talk (stopped at two
+minutes), a rounding-off question; Part 3, four to five minutes of discussion linked to the cue card; closing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ieltsprep.speaking.clock import AudioClock
+from ieltsprep.speaking.protocol import INTERRUPTED_TEXT, event_body, event_name
+from ieltsprep.speaking.script import EXAMINER_NAME
+from ieltsprep.speaking.sessions import Turn
+
+Phase = Literal["intro", "question", "prep", "talk", "discussion", "closing"]
+Stage = Literal["intro_name", "intro_origin", "part1", "part2_card", "prep", "talk", "rounding", "part3", "closing"]
+
+OUTPUT_SAMPLE_RATE = 24_000
+# One WebSocket message carries at most 32 KB: 22,800 raw bytes are 30,400 base64 characters plus the envelope.
+AUDIO_CHUNK_BYTES = 22_800
+# Official timings in seconds (multiplied by the time scale).
+PART1_MIN, PART1_MAX = 4 * 60, 5 * 60
+PREP_SECONDS = 60
+TALK_MIN, TALK_MAX = 60, 120
+PART3_MIN, PART3_MAX = 4 * 60, 5 * 60
+# Reactions to silence, in real audio seconds (not scaled).
+SILENCE_PROMPT_SECONDS = 6.0
+SILENCE_MOVE_ON_SECONDS = 12.0
+TALK_PAUSE_SECONDS = 3.0
+SHORT_ANSWER_WORDS = 5
+STATE_EVERY_SECONDS = 1.0
+# Energy above which a 16-bit frame counts as voice, when the room is quiet; rises with the noise floor.
+VOICE_RMS_MIN = 400.0
+
+FOLLOW_UPS = ("Why is that?", "Can you tell me a little more about that?")
+
+
+@dataclass(frozen=True)
+class ToClient:
+    """A message for the candidate's connection."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Say:
+    """A line Maya speaks next, word for word."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StoreTurn:
+    """A final transcript turn to store."""
+
+    index: int
+    turn: Turn
+
+
+@dataclass(frozen=True)
+class SaveState:
+    """The resumable state to persist."""
+
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LineSpoken:
+    """The engine has sent all the audio of Maya's current line."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The test is over. ``reason``: "completed" or "stopped" (score what was said) or "error:<code>" (the worker
+    gives up this connection without scoring, so that ``start`` resumes the test with a new worker)."""
+
+    reason: str
+
+
+Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
+
+
+@dataclass
+class _Block:
+    """An engine output content block being received."""
+
+    type: str
+    role: str
+    stage: str
+    extra: dict[str, Any]
+    text: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Controller:
+    """Runs one speaking test for one assessment (see the module docstring)."""
+
+    assessment_id: str
+    parts: list[dict[str, Any]]
+    time_scale: float = 1.0
+    greeting: str = "Good morning"
+
+    def __post_init__(self) -> None:
+        self.clock = AudioClock(scale=self.time_scale)
+        self.stage: Stage = "intro_name"
+        self.topic_index = 0
+        self.question_index = 0
+        self.followed_up = False  # a follow-up or repeat was already used on the current question
+        self.repeated = False
+        self.part_started_at = 0.0
+        self.phase_started_at = 0.0
+        self.awaiting_answer = False
+        self.answered_in_part = 0
+        self.more_prompted = False
+        self.line_ends_at = 0.0  # audio time when Maya's current line has finished playing
+        self.last_voice_at = 0.0
+        self.heard_since_line = False
+        self.talk_words = 0
+        self.turn_index = 0
+        self.audio_seq = 0
+        self.finished = False
+        self.started = False
+        self._noise_floor = 100.0
+        self._next_state_at = 0.0
+        self._blocks: dict[str, _Block] = {}
+        self._interrupted_block: str | None = None
+        self._line_has_audio = False
+        self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
+
+    # --- the script ----------------------------------------------------------------------------------------------
+    @property
+    def _part1_topics(self) -> list[dict[str, Any]]:
+        return list(self._part(1).get("topics", []))
+
+    @property
+    def _card(self) -> dict[str, Any]:
+        return dict(self._part(2).get("cue_card", {}))
+
+    @property
+    def _rounding(self) -> list[str]:
+        return list(self._part(2).get("rounding_off", []))
+
+    @property
+    def _part3_questions(self) -> list[str]:
+        return list(self._part(3).get("questions", []))
+
+    def _part(self, number: int) -> dict[str, Any]:
+        return next((p for p in self.parts if p.get("part") == number), {})
+
+    @property
+    def part(self) -> int:
+        """The part of the test under way (the introduction counts as Part 1, as in the real test)."""
+        if self.stage in ("part2_card", "prep", "talk", "rounding"):
+            return 2
+        if self.stage in ("part3", "closing"):
+            return 3
+        return 1
+
+    @property
+    def phase(self) -> Phase:
+        """The API.md phase of the current stage."""
+        phases: dict[str, Phase] = {
+            "intro_name": "intro",
+            "intro_origin": "intro",
+            "part1": "question",
+            "part2_card": "prep",
+            "prep": "prep",
+            "talk": "talk",
+            "rounding": "question",
+            "part3": "discussion",
+            "closing": "closing",
+        }
+        return phases[self.stage]
+
+    # --- entry points --------------------------------------------------------------------------------------------
+    def begin(self) -> list[Action]:
+        """The first actions of a connection: ready, and either the greeting or the resumption of the test."""
+        actions: list[Action] = [ToClient({"type": "ready", "assessment_id": self.assessment_id})]
+        if not self.started:
+            self.started = True
+            line = f"{self.greeting}. My name is {EXAMINER_NAME}. Can you tell me your full name, please?"
+            actions += self._ask(line)
+        else:
+            actions += self._resume_line("Welcome back. Let's carry on where we stopped.")
+        return actions
+
+    def reconnected(self) -> list[Action]:
+        """The candidate came back on a new connection while this worker was still running."""
+        if self.finished:
+            return [ToClient({"type": "ready", "assessment_id": self.assessment_id})]
+        return [
+            ToClient({"type": "ready", "assessment_id": self.assessment_id}),
+            *self._resume_line("Sorry about that."),
+        ]
+
+    def stop(self) -> list[Action]:
+        """The candidate ended the test early: what was said so far is scored."""
+        if self.finished:
+            return []
+        return self._finish("stopped", "Thank you. We will stop the test here.")
+
+    def on_audio(self, pcm: bytes) -> list[Action]:
+        """Candidate microphone audio: advances the clock and the timers."""
+        if self.finished or not pcm:
+            return []
+        self.clock.feed(len(pcm))
+        now = self.clock.now
+        if self._is_voice(pcm):
+            self.last_voice_at = now
+            if now >= self.line_ends_at:
+                self.heard_since_line = True
+        return self._on_tick(now)
+
+    def on_engine_event(self, event: dict[str, Any]) -> list[Action]:
+        """One Nova Sonic output event from the speech engine."""
+        name = event_name(event)
+        body = event_body(event)
+        if name == "contentStart":
+            extra = _model_fields(body.get("additionalModelFields"))
+            self._blocks[str(body.get("contentId", ""))] = _Block(
+                type=str(body.get("type", "")),
+                role=str(body.get("role", "")),
+                stage=str(extra.get("generationStage", "FINAL")),
+                extra=extra,
+            )
+            return []
+        if name == "textOutput":
+            return self._on_text(body)
+        if name == "audioOutput":
+            return self._on_examiner_audio(str(body.get("content", "")))
+        if name == "contentEnd":
+            return self._on_content_end(body)
+        if name == "error":
+            return self._on_error(body)
+        return []  # completionStart/End, usageEvent, toolUse: nothing for the test flow
+
+    # --- persistence ---------------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The state a new worker needs to resume this test."""
+        return {
+            "stage": self.stage,
+            "topic_index": self.topic_index,
+            "question_index": self.question_index,
+            "clock": round(self.clock.now, 3),
+            "part_started_at": self.part_started_at,
+            "phase_started_at": self.phase_started_at,
+            "answered_in_part": self.answered_in_part,
+            "turn_index": self.turn_index,
+            "talk_words": self.talk_words,
+            "finished": self.finished,
+        }
+
+    @classmethod
+    def restore(
+        cls, assessment_id: str, parts: list[dict[str, Any]], state: dict[str, Any], time_scale: float = 1.0
+    ) -> Controller:
+        """A controller that resumes from a ``snapshot``."""
+        controller = cls(assessment_id=assessment_id, parts=parts, time_scale=time_scale)
+        if state:
+            controller.started = True
+            controller.stage = state.get("stage", "intro_name")
+            controller.topic_index = int(state.get("topic_index", 0))
+            controller.question_index = int(state.get("question_index", 0))
+            controller.clock.offset_seconds = float(state.get("clock", 0.0))
+            controller.part_started_at = float(state.get("part_started_at", 0.0))
+            controller.phase_started_at = float(state.get("phase_started_at", 0.0))
+            controller.answered_in_part = int(state.get("answered_in_part", 0))
+            controller.turn_index = int(state.get("turn_index", 0))
+            controller.talk_words = int(state.get("talk_words", 0))
+            controller.finished = bool(state.get("finished", False))
+            now = controller.clock.now
+            controller.line_ends_at = controller.last_voice_at = controller._next_state_at = now
+        return controller
+
+    # --- engine events -------------------------------------------------------------------------------------------
+    def _on_text(self, body: dict[str, Any] | Any) -> list[Action]:
+        content = str(body.get("content", ""))
+        block = self._blocks.get(str(body.get("contentId", "")))
+        if content.strip() == INTERRUPTED_TEXT:
+            return self._interrupted(str(body.get("contentId", "")))
+        if block is None:
+            return []
+        block.text.append(content)
+        if block.role == "USER" and block.stage != "FINAL" and content.strip():
+            return [ToClient({"type": "transcript", "role": "candidate", "text": content.strip(), "final": False})]
+        return []
+
+    def _on_content_end(self, body: dict[str, Any] | Any) -> list[Action]:
+        content_id = str(body.get("contentId", ""))
+        block = self._blocks.pop(content_id, None)
+        actions: list[Action] = []
+        if body.get("stopReason") == "INTERRUPTED":
+            actions += self._interrupted(content_id)
+        if block and block.type == "AUDIO" and block.role == "ASSISTANT":
+            actions.append(LineSpoken())
+        if block and block.type == "TEXT" and block.role == "USER" and block.stage == "FINAL":
+            text = " ".join(" ".join(block.text).split())
+            if text:
+                actions += self._on_candidate_final(text, block.extra.get("asr") or {})
+        return actions
+
+    def _interrupted(self, content_id: str) -> list[Action]:
+        if self._interrupted_block == content_id:
+            return []  # Nova Sonic signals one barge-in twice: the notice text and the INTERRUPTED contentEnd
+        self._interrupted_block = content_id
+        self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
+        return [ToClient({"type": "interrupted"})]
+
+    def _on_error(self, body: dict[str, Any] | Any) -> list[Action]:
+        code = str(body.get("code", "engine_error"))
+        message = str(body.get("message", "the speech engine failed"))
+        actions: list[Action] = [ToClient({"type": "error", "code": "speech_engine_error", "message": message})]
+        if not self.finished:
+            self.finished = True
+            actions += [SaveState(self.snapshot()), Finish(f"error:{code}")]
+        return actions
+
+    def _on_examiner_audio(self, data: str) -> list[Action]:
+        if self.finished and self.stage != "closing":
+            return []
+        pcm = base64.b64decode(data)
+        now = self.clock.now
+        # The client plays Maya's audio in real time: she is speaking until the line's audio has played out.
+        if not self._line_has_audio:
+            self._line_has_audio = True
+            self.line_ends_at = now
+        self.line_ends_at = max(self.line_ends_at, now) + len(pcm) / (2 * OUTPUT_SAMPLE_RATE)
+        if self._anchor_phase:
+            self.phase_started_at = self.line_ends_at
+        actions: list[Action] = []
+        for start in range(0, len(pcm), AUDIO_CHUNK_BYTES):
+            chunk = pcm[start : start + AUDIO_CHUNK_BYTES]
+            actions.append(
+                ToClient({"type": "audio", "seq": self.audio_seq, "data": base64.b64encode(chunk).decode("ascii")})
+            )
+            self.audio_seq += 1
+        return actions
+
+    # --- candidate turns -----------------------------------------------------------------------------------------
+    def _on_candidate_final(self, text: str, asr: dict[str, Any]) -> list[Action]:
+        now_ms = int(self.clock.now * 1000)
+        words = tuple(
+            {
+                "word": str(w.get("word", "")).strip(),
+                "start_ms": int(w.get("startMs", 0)),
+                "end_ms": int(w.get("endMs", 0)),
+                "probability": float(w.get("probability", 0.0)),
+            }
+            for w in asr.get("words", [])
+        )
+        start_ms = int(asr.get("startMs", words[0]["start_ms"] if words else now_ms))
+        end_ms = int(asr.get("endMs", words[-1]["end_ms"] if words else now_ms))
+        confidence = _confidence(asr, words)
+        turn = Turn("candidate", self.part, text, start_ms, end_ms, words, confidence)
+        actions: list[Action] = [
+            ToClient({"type": "transcript", "role": "candidate", "text": text, "final": True}),
+            StoreTurn(self.turn_index, turn),
+        ]
+        self.turn_index += 1
+        if self.finished:
+            return actions
+        self.heard_since_line = True
+        self.last_voice_at = self.clock.now
+        word_count = len(text.split())
+        if self.stage == "talk":
+            self.talk_words += word_count
+            return actions  # the long turn goes on until a pause after the minimum, or the two-minute limit
+        if self.stage in ("prep", "part2_card") or not self.awaiting_answer:
+            return actions  # thinking aloud during preparation, or talk between questions: noted, not answered
+        self.awaiting_answer = False
+        if self.stage in ("part1", "part3") and word_count < SHORT_ANSWER_WORDS and not self.followed_up:
+            self.followed_up = True
+            follow_up = FOLLOW_UPS[(self.topic_index + self.question_index) % len(FOLLOW_UPS)]
+            return actions + self._ask(follow_up, keep_question=True)
+        self.answered_in_part += 1
+        return actions + self._next_after_answer()
+
+    def _next_after_answer(self) -> list[Action]:
+        now = self.clock.now
+        elapsed = now - self.part_started_at
+        if self.stage == "intro_name":
+            self.stage = "intro_origin"
+            return self._ask("Thank you. And can you tell me where you're from?")
+        if self.stage == "intro_origin":
+            return self._start_part1(
+                "Thank you. In this first part, I'd like to ask you some questions about yourself."
+            )
+        if self.stage == "part1":
+            topics = self._part1_topics
+            questions = topics[self.topic_index]["questions"] if topics else []
+            at_topic_end = self.question_index + 1 >= len(questions)
+            out_of_time = elapsed >= self.clock.limit(PART1_MAX) or (
+                at_topic_end and elapsed >= self.clock.limit(PART1_MIN)
+            )
+            if out_of_time or (at_topic_end and self.topic_index + 1 >= len(topics)):
+                return self._start_part2()
+            if at_topic_end:
+                self.topic_index += 1
+                self.question_index = 0
+                return self._ask_current("Thank you. ", new_topic=True)
+            self.question_index += 1
+            return self._ask_current("")
+        if self.stage == "rounding":
+            self.question_index += 1
+            if self.question_index < len(self._rounding) and elapsed < self.clock.limit(PREP_SECONDS + TALK_MAX + 60):
+                return self._ask(self._rounding[self.question_index])
+            return self._start_part3()
+        if self.stage == "part3":
+            done = self.question_index + 1 >= len(self._part3_questions)
+            if done or elapsed >= self.clock.limit(PART3_MIN):
+                return self._finish("completed", "Thank you. That is the end of the speaking test.")
+            self.question_index += 1
+            return self._ask_current("")
+        return []
+
+    # --- transitions ---------------------------------------------------------------------------------------------
+    def _start_part1(self, lead: str) -> list[Action]:
+        self.stage = "part1"
+        self.topic_index = self.question_index = self.answered_in_part = 0
+        self.part_started_at = self.clock.now
+        return self._ask_current(lead + " ", new_topic=True)
+
+    def _start_part2(self) -> list[Action]:
+        self.stage = "part2_card"
+        self.part_started_at = self.clock.now
+        self.question_index = self.answered_in_part = 0
+        card = self._card
+        points = " ".join(f"{p.rstrip('.')}," for p in card.get("points", []))
+        line = (
+            "Thank you. Now, in this second part, I'm going to give you a topic and I'd like you to talk about it "
+            "for one to two minutes. Before you talk, you'll have one minute to think about what you're going to "
+            "say. You can make some notes if you wish. Here is your topic. "
+            f"{card.get('topic', '')} You should say: {points} {card.get('explain', '')}"
+        )
+        actions = self._say(line)
+        self.phase_started_at = self.line_ends_at
+        self._anchor_phase = True
+        self.stage = "prep"
+        self.awaiting_answer = False
+        return [*actions, self._state()]
+
+    def _start_talk(self) -> list[Action]:
+        self.stage = "talk"
+        self.talk_words = 0
+        self.more_prompted = False
+        actions = self._say(
+            "All right? Remember you have one to two minutes for this. Don't worry if I stop you. "
+            "I'll tell you when the time is up. Can you start speaking now, please?"
+        )
+        self.phase_started_at = self.line_ends_at
+        self._anchor_phase = True
+        self.heard_since_line = False
+        return [*actions, self._state()]
+
+    def _end_talk(self, lead: str) -> list[Action]:
+        self.stage = "rounding"
+        self.question_index = 0
+        rounding = self._rounding
+        if not rounding:
+            return self._start_part3()
+        return self._ask(f"{lead} {rounding[0]}")
+
+    def _start_part3(self) -> list[Action]:
+        self.stage = "part3"
+        self.part_started_at = self.clock.now
+        self.question_index = self.answered_in_part = 0
+        theme = str(self._part(3).get("theme", "this topic")).lower()
+        topic = str(self._card.get("topic", "")).removeprefix("Describe ").rstrip(".")
+        lead = (
+            f"Thank you. We've been talking about {topic}, and I'd like to discuss with you one or two more general "
+            f"questions related to this. Let's consider first of all {theme}. "
+        )
+        return self._ask_current(lead)
+
+    def _finish(self, reason: str, line: str) -> list[Action]:
+        self.stage = "closing"
+        self.awaiting_answer = False
+        actions = self._say(line)
+        self.finished = True
+        return [*actions, self._state(), SaveState(self.snapshot()), Finish(reason)]
+
+    # --- asking --------------------------------------------------------------------------------------------------
+    def _current_question(self) -> str:
+        if self.stage == "part1":
+            topics = self._part1_topics
+            if not topics:
+                return ""
+            return str(topics[self.topic_index]["questions"][self.question_index])
+        if self.stage == "part3":
+            questions = self._part3_questions
+            return str(questions[self.question_index]) if questions else ""
+        if self.stage == "rounding":
+            rounding = self._rounding
+            return rounding[self.question_index] if self.question_index < len(rounding) else ""
+        if self.stage == "intro_name":
+            return "Can you tell me your full name, please?"
+        if self.stage == "intro_origin":
+            return "Can you tell me where you're from?"
+        return ""
+
+    def _ask_current(self, lead: str, *, new_topic: bool = False) -> list[Action]:
+        question = self._current_question()
+        if new_topic and self.stage == "part1":
+            title = str(self._part1_topics[self.topic_index]["title"]).lower()
+            lead = f"{lead}Let's talk about {title}. "
+        if not question:
+            return self._next_after_answer() if self.stage != "part1" else self._start_part2()
+        return self._ask(f"{lead}{question}")
+
+    def _ask(self, line: str, *, keep_question: bool = False) -> list[Action]:
+        if not keep_question:
+            self.followed_up = False
+            self.repeated = False
+        actions = self._say(line)
+        self.awaiting_answer = True
+        return [*actions, self._state(), SaveState(self.snapshot())]
+
+    def _say(self, line: str) -> list[Action]:
+        text = " ".join(line.split())
+        now = self.clock.now
+        turn = Turn("examiner", self.part, text, int(now * 1000), int(now * 1000))
+        # Until the engine's audio arrives, assume Maya speaks at about 150 words a minute.
+        self.line_ends_at = now + 0.4 * len(text.split())
+        self._line_has_audio = False
+        self._anchor_phase = False
+        self.heard_since_line = False
+        self._interrupted_block = None
+        actions: list[Action] = [
+            Say(text),
+            ToClient({"type": "transcript", "role": "examiner", "text": text, "final": True}),
+            StoreTurn(self.turn_index, turn),
+        ]
+        self.turn_index += 1
+        return actions
+
+    def _resume_line(self, lead: str) -> list[Action]:
+        if self.finished:
+            return []
+        if self.stage in ("prep", "part2_card"):
+            actions = self._say(f"{lead} You still have a little time to prepare your talk.")
+            self.stage = "prep"
+            return [*actions, self._state()]
+        if self.stage == "talk":
+            actions = self._say(f"{lead} Please carry on with your talk.")
+            return [*actions, self._state()]
+        return self._ask(f"{lead} {self._current_question()}", keep_question=True)
+
+    # --- time ----------------------------------------------------------------------------------------------------
+    def _on_tick(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self.stage == "prep" and now >= self.phase_started_at + self.clock.limit(PREP_SECONDS):
+            actions += self._start_talk()
+        elif self.stage == "talk" and now >= self.line_ends_at:
+            talked = now - self.phase_started_at
+            if talked >= self.clock.limit(TALK_MAX):
+                actions += self._end_talk("Thank you.")
+            elif self.heard_since_line and now - self.last_voice_at >= TALK_PAUSE_SECONDS:
+                if talked >= self.clock.limit(TALK_MIN) or self.more_prompted:
+                    actions += self._end_talk("Thank you.")
+                else:
+                    self.more_prompted = True
+                    actions += self._say("Can you tell me a little more about that?")
+                    self.heard_since_line = False
+            elif not self.heard_since_line and now - self.line_ends_at >= SILENCE_MOVE_ON_SECONDS:
+                actions += self._end_talk("That's all right.")
+        elif self.awaiting_answer and now >= self.line_ends_at and not self.heard_since_line:
+            silent_for = now - max(self.line_ends_at, self.last_voice_at)
+            if silent_for >= SILENCE_MOVE_ON_SECONDS and self.repeated:
+                self.awaiting_answer = False
+                if self.stage in ("intro_name", "intro_origin"):
+                    actions += self._start_part1("Let's move on.")
+                else:
+                    actions += self._next_after_answer()
+            elif silent_for >= SILENCE_PROMPT_SECONDS and not self.repeated:
+                self.repeated = True
+                actions += self._ask(f"Let me ask that again. {self._current_question()}", keep_question=True)
+        if now >= self._next_state_at and self.stage in ("prep", "talk"):
+            actions.append(self._state())
+        return actions
+
+    def _state(self) -> ToClient:
+        now = self.clock.now
+        self._next_state_at = now + STATE_EVERY_SECONDS
+        message: dict[str, Any] = {"type": "state", "part": self.part, "phase": self.phase}
+        left: float | None = None
+        if self.stage == "prep":
+            left = self.phase_started_at + self.clock.limit(PREP_SECONDS) - now
+        elif self.stage == "talk":
+            left = self.phase_started_at + self.clock.limit(TALK_MAX) - now
+        elif self.stage == "part1":
+            left = self.part_started_at + self.clock.limit(PART1_MAX) - now
+        elif self.stage == "part3":
+            left = self.part_started_at + self.clock.limit(PART3_MAX) - now
+        if left is not None:
+            message["seconds_left"] = max(0, round(left))
+        return ToClient(message)
+
+    def _is_voice(self, pcm: bytes) -> bool:
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
+        if samples.size == 0:
+            return False
+        rms = float(np.sqrt(np.mean(samples * samples)))
+        threshold = max(VOICE_RMS_MIN, 3.0 * self._noise_floor)
+        if rms < threshold:
+            # The floor follows quiet frames slowly, so steady room noise does not count as speech.
+            self._noise_floor = 0.95 * self._noise_floor + 0.05 * rms
+            return False
+        return True
+
+
+def _model_fields(raw: Any) -> dict[str, Any]:
+    """``additionalModelFields`` is a JSON string on the wire; tolerate a dict or nothing."""
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str) and raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _confidence(asr: dict[str, Any], words: tuple[dict[str, Any], ...]) -> float | None:
+    if words:
+        return round(sum(w["probability"] for w in words) / len(words), 4)
+    if "avgLogprob" in asr:
+        return round(float(np.exp(float(asr["avgLogprob"]))), 4)
+    return None

@@ -1,0 +1,267 @@
+"""The speaking controller: the official flow, timing from audio samples, silence, short answers, barge-in."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from typing import Any
+
+import numpy as np
+
+from ieltsprep.speaking.controller import (
+    AUDIO_CHUNK_BYTES,
+    Action,
+    Controller,
+    Finish,
+    LineSpoken,
+    SaveState,
+    Say,
+    StoreTurn,
+    ToClient,
+)
+from ieltsprep.speaking.script import choose_parts
+
+LONG_ANSWER = "I think it is a really interesting question and I would like to say quite a lot about it"
+
+
+def _parts() -> list[dict[str, Any]]:
+    return choose_parts(set(), random.Random(7))
+
+
+def _silence(seconds: float) -> bytes:
+    return b"\x00\x00" * int(16000 * seconds)
+
+
+def _voice(seconds: float) -> bytes:
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
+
+
+def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
+    asr = {
+        "startMs": 0,
+        "endMs": 900,
+        "words": [{"word": w, "startMs": 0, "endMs": 100, "probability": 0.9} for w in text.split()],
+    }
+    fields = json.dumps({"generationStage": "FINAL", "asr": asr})
+    return [
+        {
+            "event": {
+                "contentStart": {
+                    "contentId": content_id,
+                    "type": "TEXT",
+                    "role": "USER",
+                    "additionalModelFields": fields,
+                }
+            }
+        },
+        {"event": {"textOutput": {"contentId": content_id, "role": "USER", "content": text}}},
+        {"event": {"contentEnd": {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN"}}},
+    ]
+
+
+def _audio_block(seconds: float, content_id: str = "a1") -> list[dict[str, Any]]:
+    pcm = b"\x01\x00" * int(24000 * seconds)
+    return [
+        {"event": {"contentStart": {"contentId": content_id, "type": "AUDIO", "role": "ASSISTANT"}}},
+        {"event": {"audioOutput": {"contentId": content_id, "content": base64.b64encode(pcm).decode()}}},
+        {"event": {"contentEnd": {"contentId": content_id, "type": "AUDIO", "stopReason": "END_TURN"}}},
+    ]
+
+
+def _feed(controller: Controller, events: list[dict[str, Any]]) -> list[Action]:
+    actions: list[Action] = []
+    for event in events:
+        actions += controller.on_engine_event(event)
+    return actions
+
+
+def _said(actions: list[Action]) -> list[str]:
+    return [a.text for a in actions if isinstance(a, Say)]
+
+
+def _messages(actions: list[Action], kind: str) -> list[dict[str, Any]]:
+    return [a.message for a in actions if isinstance(a, ToClient) and a.message["type"] == kind]
+
+
+def _answer(controller: Controller, text: str = LONG_ANSWER) -> list[Action]:
+    return [*controller.on_audio(_voice(0.5)), *_feed(controller, _final(text)), *controller.on_audio(_silence(0.2))]
+
+
+def test_begins_with_ready_and_the_greeting_with_identity_check() -> None:
+    controller = Controller("a1", _parts())
+    actions = controller.begin()
+    assert _messages(actions, "ready") == [{"type": "ready", "assessment_id": "a1"}]
+    assert _said(actions) == ["Good morning. My name is Maya. Can you tell me your full name, please?"]
+    assert _messages(actions, "state")[0] == {"type": "state", "part": 1, "phase": "intro"}
+    assert _messages(actions, "transcript")[0]["role"] == "examiner"
+
+
+def test_runs_the_whole_test_in_order_and_finishes() -> None:
+    parts = _parts()
+    controller = Controller("a1", parts, time_scale=0.02)
+    lines = _said(controller.begin())
+    phases = []
+    finish: list[Finish] = []
+    for _ in range(200):
+        actions = _answer(controller) if controller.awaiting_answer else controller.on_audio(_silence(0.5))
+        actions += controller.on_audio(_voice(0.3)) if controller.stage == "talk" else []
+        lines += _said(actions)
+        phases += [(m["part"], m["phase"]) for m in _messages(actions, "state")]
+        finish += [a for a in actions if isinstance(a, Finish)]
+        if finish:
+            break
+    assert finish == [Finish("completed")]
+    assert lines[1] == "Thank you. And can you tell me where you're from?"
+    assert parts[0]["topics"][0]["questions"][0] in lines[2]
+    card_line = next(line for line in lines if "Here is your topic" in line)
+    assert parts[1]["cue_card"]["topic"] in card_line
+    assert any(parts[2]["questions"][0] in line for line in lines)
+    assert lines[-1] == "Thank you. That is the end of the speaking test."
+    order = [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p]
+    assert [p for p in order if p[1] in ("prep", "talk", "discussion", "closing")][:4] == [
+        (2, "prep"),
+        (2, "talk"),
+        (3, "discussion"),
+        (3, "closing"),
+    ]
+
+
+def test_short_answer_gets_one_follow_up_question() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    _answer(controller, "Anna Smith")
+    _answer(controller, "I am from Leeds in the north of England")
+    follow = _said(_answer(controller, "Yes"))
+    assert follow in (["Why is that?"], ["Can you tell me a little more about that?"])
+    again = _said(_answer(controller, "No"))
+    assert again and again[0] not in ("Why is that?", "Can you tell me a little more about that?")
+
+
+def test_silence_repeats_the_question_then_moves_on() -> None:
+    parts = _parts()
+    controller = Controller("a1", parts)
+    controller.begin()
+    _answer(controller, "Anna Smith")
+    _answer(controller, "I am from Leeds in the north of England")
+    first = parts[0]["topics"][0]["questions"][0]
+    lines: list[str] = []
+    for _ in range(40):
+        lines += _said(controller.on_audio(_silence(1.0)))
+    assert lines[0] == f"Let me ask that again. {first}"
+    assert lines[1] == parts[0]["topics"][0]["questions"][1]
+
+
+def test_preparation_minute_is_timed_from_the_end_of_the_cue_card() -> None:
+    controller = Controller("a1", _parts(), time_scale=0.1)  # 6 s of preparation
+    controller.begin()
+    controller.stage = "part1"
+    controller.part_started_at = -1000.0
+    controller.topic_index = len(controller.parts[0]["topics"]) - 1
+    controller.question_index = 3
+    controller.awaiting_answer = True
+    actions = _answer(controller)
+    assert any("Here is your topic" in line for line in _said(actions))
+    _feed(controller, _audio_block(4.0))  # Maya reads the card for 4 s
+    started = controller.clock.now
+    talk_at = None
+    for _ in range(200):
+        if _said(controller.on_audio(_silence(0.1))):
+            talk_at = controller.clock.now
+            break
+    assert controller.stage == "talk"
+    assert talk_at is not None and abs(talk_at - started - 4.0 - 6.0) <= 0.25
+
+
+def test_long_turn_is_stopped_at_two_minutes() -> None:
+    controller = Controller("a1", _parts(), time_scale=0.1)  # talk max 12 s
+    controller.begin()
+    controller.stage = "prep"
+    controller.phase_started_at = controller.clock.now - 100
+    start_actions = controller.on_audio(_silence(0.1))
+    assert controller.stage == "talk"
+    assert "Can you start speaking now" in _said(start_actions)[0]
+    talk_started = controller.phase_started_at
+    lines: list[str] = []
+    for _ in range(300):
+        lines += _said(controller.on_audio(_voice(0.2)))
+        if lines:
+            break
+    assert controller.stage == "rounding"
+    assert lines[0].startswith("Thank you. ")
+    assert 12.0 <= controller.clock.now - talk_started <= 12.3
+
+
+def test_barge_in_is_reported_once() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    events = [
+        {
+            "event": {
+                "contentStart": {
+                    "contentId": "t1",
+                    "type": "TEXT",
+                    "role": "ASSISTANT",
+                    "additionalModelFields": '{"generationStage":"SPECULATIVE"}',
+                }
+            }
+        },
+        {"event": {"textOutput": {"contentId": "t1", "role": "ASSISTANT", "content": '{ "interrupted" : true }'}}},
+        {"event": {"contentEnd": {"contentId": "t1", "type": "TEXT", "stopReason": "INTERRUPTED"}}},
+    ]
+    actions = _feed(controller, events)
+    assert _messages(actions, "interrupted") == [{"type": "interrupted"}]
+
+
+def test_examiner_audio_is_split_into_messages_of_at_most_32_kb() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    actions = _feed(controller, _audio_block(3.0))
+    audio = _messages(actions, "audio")
+    assert len(audio) == -(-(3 * 24000 * 2) // AUDIO_CHUNK_BYTES)
+    assert [m["seq"] for m in audio] == list(range(len(audio)))
+    assert all(len(json.dumps(m)) <= 32 * 1024 for m in audio)
+    assert b"".join(base64.b64decode(m["data"]) for m in audio) == b"\x01\x00" * 72000
+    assert any(isinstance(a, LineSpoken) for a in actions)
+
+
+def test_transcript_turns_are_stored_in_order_with_word_timings() -> None:
+    controller = Controller("a1", _parts())
+    stored = [a for a in controller.begin() if isinstance(a, StoreTurn)]
+    stored += [a for a in _answer(controller, "Anna Smith") if isinstance(a, StoreTurn)]
+    assert [s.index for s in stored] == [0, 1, 2]
+    assert [s.turn.role for s in stored] == ["examiner", "candidate", "examiner"]
+    assert stored[1].turn.text == "Anna Smith"
+    assert stored[1].turn.words[0]["word"] == "Anna"
+    assert stored[1].turn.confidence == 0.9
+
+
+def test_snapshot_and_restore_resume_the_current_question() -> None:
+    parts = _parts()
+    controller = Controller("a1", parts)
+    controller.begin()
+    _answer(controller, "Anna Smith")
+    actions = _answer(controller, "I am from Leeds in the north of England")
+    state = [a for a in actions if isinstance(a, SaveState)][-1].state
+    resumed = Controller.restore("a1", parts, state)
+    assert resumed.turn_index == state["turn_index"]
+    lines = _said(resumed.begin())
+    assert lines == [f"Welcome back. Let's carry on where we stopped. {parts[0]['topics'][0]['questions'][0]}"]
+    assert resumed.clock.now == state["clock"]
+
+
+def test_stop_finishes_with_what_was_said() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    actions = controller.stop()
+    assert isinstance(actions[-1], Finish) and actions[-1].reason == "stopped"
+    assert controller.stop() == []
+
+
+def test_engine_error_is_reported_and_ends_this_worker_without_scoring() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    actions = controller.on_engine_event({"event": {"error": {"code": "ModelTimeoutException", "message": "late"}}})
+    assert _messages(actions, "error")[0]["code"] == "speech_engine_error"
+    assert [a for a in actions if isinstance(a, Finish)] == [Finish("error:ModelTimeoutException")]
