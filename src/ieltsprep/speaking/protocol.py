@@ -354,3 +354,520 @@ def event_body(event: Mapping[str, Any]) -> Mapping[str, Any]:
 def messages_to_history(turns: Sequence[tuple[HistoryRole, str]]) -> tuple[HistoryMessage, ...]:
     """History messages from (role, text) pairs, e.g. a stored transcript."""
     return tuple(HistoryMessage(role, text) for role, text in turns)
+
+
+# --- input validation (what Bedrock enforces; the local engine enforces the same) -----------------------------
+
+
+@dataclass
+class InputValidator:
+    """Checks input events after the opening sequence: right promptName, known contentName, no late history.
+
+    ``check`` returns the name of the event; blocks are tracked so that text and tool triples are well formed.
+    """
+
+    prompt_name: str
+    audio_content_name: str
+    open_blocks: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    audio_open: bool = True
+    closed: bool = False
+
+    def check(self, event: Mapping[str, Any]) -> str:
+        """Validate one input event; raises ProtocolError."""
+        name = event_name(event)
+        body = event_body(event)
+        if name not in INPUT_EVENTS:
+            raise ProtocolError(f"unknown input event {name!r}")
+        if self.closed:
+            raise ProtocolError(f"{name} after sessionEnd")
+        if name in ("sessionStart", "promptStart"):
+            raise ProtocolError(f"{name} may only be sent once, when the session opens")
+        if name == "sessionEnd":
+            self.closed = True
+            return name
+        if body.get("promptName") != self.prompt_name:
+            raise ProtocolError(f"{name} carries an unknown promptName")
+        if name == "promptEnd":
+            return name
+        content_name = body.get("contentName")
+        if not isinstance(content_name, str) or not content_name:
+            raise ProtocolError(f"{name} needs a contentName")
+        if name == "contentStart":
+            self._check_start(content_name, body)
+        elif name == "audioInput":
+            if content_name != self.audio_content_name or not self.audio_open:
+                raise ProtocolError("audioInput for a content block that is not the open audio block")
+            if not isinstance(body.get("content"), str):
+                raise ProtocolError("audioInput content must be base64 text")
+        elif name in ("textInput", "toolResult"):
+            block = self.open_blocks.get(content_name)
+            expected = "TEXT" if name == "textInput" else "TOOL"
+            if block is None or block.get("type") != expected:
+                raise ProtocolError(f"{name} for a content block that is not an open {expected} block")
+            if not isinstance(body.get("content"), str):
+                raise ProtocolError(f"{name} content must be a string")
+        elif name == "contentEnd":
+            if content_name == self.audio_content_name and self.audio_open:
+                self.audio_open = False
+            elif self.open_blocks.pop(content_name, None) is None:
+                raise ProtocolError("contentEnd for a content block that is not open")
+        return name
+
+    def _check_start(self, content_name: str, body: Mapping[str, Any]) -> None:
+        if content_name in self.open_blocks or content_name == self.audio_content_name:
+            raise ProtocolError("contentStart reuses an open contentName")
+        kind, role = body.get("type"), body.get("role")
+        if kind == "TEXT":
+            if role != "USER" or body.get("interactive") is not True:
+                # History and the system prompt go before audio, once (sent by the engine's open()).
+                raise ProtocolError("after audio starts, only cross-modal USER text with interactive=true is allowed")
+        elif kind == "TOOL":
+            config = body.get("toolResultInputConfiguration")
+            if role != "TOOL" or not isinstance(config, Mapping) or not config.get("toolUseId"):
+                raise ProtocolError("a TOOL block needs role TOOL and toolResultInputConfiguration.toolUseId")
+        else:
+            raise ProtocolError("only one AUDIO block per session; later blocks must be TEXT or TOOL")
+        self.open_blocks[content_name] = body
+
+
+# --- output events --------------------------------------------------------------------------------------------
+
+Stage = Literal["FINAL", "SPECULATIVE"]
+# Errors after which a new stream with the final-text history continues the conversation (speech-errors docs).
+RESUMABLE_ERRORS: frozenset[str] = frozenset(
+    {
+        "ModelTimeoutException",
+        "ModelStreamErrorException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ThrottlingException",
+        "StreamRollover",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CompletionStart:
+    """``completionStart``."""
+
+    completion_id: str
+
+
+@dataclass(frozen=True)
+class ContentStart:
+    """``contentStart`` of a TEXT, AUDIO or TOOL output block."""
+
+    content_id: str
+    type: str
+    role: str
+    stage: Stage | None = None
+    sample_rate: int | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TextOutput:
+    """``textOutput``; ``interrupted`` when it is the barge-in notice."""
+
+    content_id: str
+    role: str | None
+    content: str
+    interrupted: bool
+
+
+@dataclass(frozen=True)
+class AudioOutput:
+    """``audioOutput``: decoded 16-bit mono PCM."""
+
+    content_id: str
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """``toolUse``: the model asks us to run a tool."""
+
+    content_id: str
+    tool_use_id: str
+    tool_name: str
+    arguments: Any
+
+
+@dataclass(frozen=True)
+class ContentEnd:
+    """``contentEnd`` with its stop reason (PARTIAL_TURN, END_TURN, INTERRUPTED, TOOL_USE)."""
+
+    content_id: str
+    type: str | None
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """``usageEvent``: cumulative token counts."""
+
+    total_input_tokens: int
+    total_output_tokens: int
+    total_tokens: int
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CompletionEnd:
+    """``completionEnd``."""
+
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class StreamError:
+    """A stream error (the SDK's exception union members, or the local engine's equivalent)."""
+
+    code: str
+    message: str
+
+    @property
+    def resumable(self) -> bool:
+        """True when a new stream with the history can carry on."""
+        return self.code in RESUMABLE_ERRORS
+
+
+@dataclass(frozen=True)
+class UnknownEvent:
+    """An output event this version does not know; ignored rather than fatal."""
+
+    name: str
+    body: Mapping[str, Any]
+
+
+OutputEvent = (
+    CompletionStart
+    | ContentStart
+    | TextOutput
+    | AudioOutput
+    | ToolUse
+    | ContentEnd
+    | Usage
+    | CompletionEnd
+    | StreamError
+    | UnknownEvent
+)
+
+
+def _str(body: Mapping[str, Any], key: str, name: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise ProtocolError(f"{name} lacks {key}")
+    return value
+
+
+def _fields(raw: Any) -> dict[str, Any]:
+    # additionalModelFields is a JSON string inside the JSON event: parse it a second time.
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError("additionalModelFields is not JSON") from exc
+    if not isinstance(parsed, dict):
+        raise ProtocolError("additionalModelFields is not a JSON object")
+    return parsed
+
+
+def parse_output_event(event: Mapping[str, Any]) -> OutputEvent:
+    """One output event as a typed object; raises ProtocolError when a known event is malformed."""
+    name = event_name(event)
+    body = event_body(event)
+    if name == "completionStart":
+        return CompletionStart(str(body.get("completionId", "")))
+    if name == "contentStart":
+        fields = _fields(body.get("additionalModelFields"))
+        stage = fields.get("generationStage")
+        audio = body.get("audioOutputConfiguration")
+        rate = audio.get("sampleRateHertz") if isinstance(audio, Mapping) else None
+        return ContentStart(
+            content_id=_str(body, "contentId", name),
+            type=_str(body, "type", name),
+            role=str(body.get("role", "")),
+            stage=stage if stage in ("FINAL", "SPECULATIVE") else None,
+            sample_rate=int(rate) if rate is not None else None,
+            fields=fields,
+        )
+    if name == "textOutput":
+        content = _str(body, "content", name)
+        return TextOutput(
+            content_id=_str(body, "contentId", name),
+            role=body.get("role"),
+            content=content,
+            interrupted=_is_interruption(content),
+        )
+    if name == "audioOutput":
+        try:
+            pcm = base64.b64decode(_str(body, "content", name), validate=True)
+        except ValueError as exc:
+            raise ProtocolError("audioOutput content is not base64") from exc
+        return AudioOutput(_str(body, "contentId", name), pcm)
+    if name == "toolUse":
+        raw_args = body.get("content", "")
+        try:
+            arguments = json.loads(raw_args) if isinstance(raw_args, str) and raw_args else raw_args
+        except ValueError:
+            arguments = raw_args
+        return ToolUse(
+            content_id=_str(body, "contentId", name),
+            tool_use_id=_str(body, "toolUseId", name),
+            tool_name=_str(body, "toolName", name),
+            arguments=arguments,
+        )
+    if name == "contentEnd":
+        return ContentEnd(_str(body, "contentId", name), body.get("type"), body.get("stopReason"))
+    if name == "usageEvent":
+        return Usage(
+            total_input_tokens=int(body.get("totalInputTokens", 0)),
+            total_output_tokens=int(body.get("totalOutputTokens", 0)),
+            total_tokens=int(body.get("totalTokens", 0)),
+            details=dict(body.get("details") or {}),
+        )
+    if name == "completionEnd":
+        return CompletionEnd(body.get("stopReason"))
+    if name == "error":
+        return StreamError(str(body.get("code", "InternalServerException")), str(body.get("message", "")))
+    return UnknownEvent(name, body)
+
+
+def _is_interruption(content: str) -> bool:
+    stripped = content.strip()
+    if not stripped.startswith("{"):
+        return False
+    try:
+        parsed = json.loads(stripped)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("interrupted") is True
+
+
+def error_event(code: str, message: str) -> Event:
+    """The in-stream error event (see the module docstring)."""
+    return _wrap("error", {"code": code, "message": message})
+
+
+# --- turn-level view -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    """A recognised word with its timing (ms of audio sample time) and recogniser probability."""
+
+    word: str
+    start_ms: int
+    end_ms: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class AsrDetails:
+    """Recogniser details of a candidate utterance (local engine only)."""
+
+    start_ms: int
+    end_ms: int
+    avg_logprob: float
+    words: tuple[Word, ...]
+
+    def to_fields(self) -> dict[str, Any]:
+        """The ``asr`` object of additionalModelFields."""
+        return {
+            "startMs": self.start_ms,
+            "endMs": self.end_ms,
+            "avgLogprob": round(self.avg_logprob, 4),
+            "words": [
+                {"word": w.word, "startMs": w.start_ms, "endMs": w.end_ms, "probability": round(w.probability, 4)}
+                for w in self.words
+            ],
+        }
+
+    @classmethod
+    def from_fields(cls, raw: Any) -> AsrDetails | None:
+        """Parse the ``asr`` object; None when absent or malformed (Nova Sonic sends none)."""
+        if not isinstance(raw, Mapping):
+            return None
+        try:
+            return cls(
+                start_ms=int(raw["startMs"]),
+                end_ms=int(raw["endMs"]),
+                avg_logprob=float(raw["avgLogprob"]),
+                words=tuple(
+                    Word(str(w["word"]), int(w["startMs"]), int(w["endMs"]), float(w["probability"]))
+                    for w in raw.get("words", [])
+                ),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class UserTranscript:
+    """What the candidate said: FINAL at the end of a turn, SPECULATIVE while they speak (local engine)."""
+
+    text: str
+    stage: Stage
+    asr: AsrDetails | None = None
+
+
+@dataclass(frozen=True)
+class AssistantText:
+    """What the examiner will say (SPECULATIVE) or did say (FINAL)."""
+
+    text: str
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class AssistantAudio:
+    """A chunk of examiner voice."""
+
+    pcm: bytes
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class AssistantAudioEnd:
+    """The examiner's audio block ended (END_TURN, PARTIAL_TURN or INTERRUPTED)."""
+
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The candidate spoke over the examiner: flush queued examiner audio."""
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """The model called a tool; answer with ``InputEvents.tool_result``."""
+
+    tool_use_id: str
+    name: str
+    arguments: Any
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The stream failed; ``resumable`` when a new stream with the history can continue."""
+
+    code: str
+    message: str
+    resumable: bool
+
+
+@dataclass(frozen=True)
+class CompletionEnded:
+    """The model ended the completion."""
+
+    stop_reason: str | None
+
+
+TurnEvent = (
+    UserTranscript
+    | AssistantText
+    | AssistantAudio
+    | AssistantAudioEnd
+    | Interrupted
+    | ToolRequest
+    | Usage
+    | Failed
+    | CompletionEnded
+)
+
+
+@dataclass
+class _Block:
+    start: ContentStart
+    text: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class OutputTracker:
+    """Turns output events into turn events and keeps the FINAL-text history for resumption.
+
+    Text is delivered when its block ends (a block may carry several textOutput events). Only FINAL text enters
+    the history; the interruption notice never does. One ``Interrupted`` is reported per interruption, whether
+    the stream signals it with the notice text, with ``stopReason`` INTERRUPTED, or both.
+    """
+
+    def __init__(self, history: Iterable[HistoryMessage] = ()) -> None:
+        self.history: list[HistoryMessage] = list(history)
+        self.usage: Usage | None = None
+        self._blocks: dict[str, _Block] = {}
+        self._sample_rate = 24000
+        self._interruption_reported = False
+
+    def feed(self, event: Mapping[str, Any]) -> list[TurnEvent]:
+        """Process one raw output event."""
+        return self.feed_parsed(parse_output_event(event))
+
+    def feed_parsed(self, parsed: OutputEvent) -> list[TurnEvent]:
+        """Process one parsed output event."""
+        if isinstance(parsed, ContentStart):
+            self._blocks[parsed.content_id] = _Block(parsed)
+            if parsed.type == "AUDIO":
+                self._sample_rate = parsed.sample_rate or self._sample_rate
+                self._interruption_reported = False
+            return []
+        if isinstance(parsed, TextOutput):
+            block = self._blocks.get(parsed.content_id)
+            if parsed.interrupted:
+                if block is not None:
+                    block.interrupted = True
+                return self._interrupted()
+            if block is not None:
+                block.text.append(parsed.content)
+            return []
+        if isinstance(parsed, AudioOutput):
+            return [AssistantAudio(parsed.pcm, self._sample_rate)]
+        if isinstance(parsed, ContentEnd):
+            return self._end(parsed)
+        if isinstance(parsed, ToolUse):
+            return [ToolRequest(parsed.tool_use_id, parsed.tool_name, parsed.arguments)]
+        if isinstance(parsed, Usage):
+            self.usage = parsed
+            return [parsed]
+        if isinstance(parsed, CompletionEnd):
+            return [CompletionEnded(parsed.stop_reason)]
+        if isinstance(parsed, StreamError):
+            return [Failed(parsed.code, parsed.message, parsed.resumable)]
+        return []
+
+    def _interrupted(self) -> list[TurnEvent]:
+        if self._interruption_reported:
+            return []
+        self._interruption_reported = True
+        return [Interrupted()]
+
+    def _end(self, end: ContentEnd) -> list[TurnEvent]:
+        block = self._blocks.pop(end.content_id, None)
+        out: list[TurnEvent] = []
+        if block is None:
+            return out
+        start = block.start
+        if start.type == "AUDIO":
+            out.append(AssistantAudioEnd(end.stop_reason))
+        elif start.type == "TEXT" and start.role in ("USER", "ASSISTANT"):
+            text = " ".join(part.strip() for part in block.text if part.strip())
+            stage: Stage = start.stage or "FINAL"
+            if text:
+                if start.role == "USER":
+                    out.append(UserTranscript(text, stage, AsrDetails.from_fields(start.fields.get("asr"))))
+                else:
+                    out.append(AssistantText(text, stage))
+                if stage == "FINAL":
+                    self._remember(start.role, text)
+        if end.stop_reason == "INTERRUPTED" or block.interrupted:
+            out += self._interrupted()
+        return out
+
+    def _remember(self, role: str, text: str) -> None:
+        if role == "USER" and parse_say_instruction(text) is not None:
+            return  # our own instructions are not conversation
+        self.history.append(HistoryMessage("USER" if role == "USER" else "ASSISTANT", text))
