@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ieltsprep.container import Container
 from ieltsprep.settings import Settings
+
+if TYPE_CHECKING:
+    from ieltsprep.edges.gateway.server import BackgroundServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -25,3 +29,12 @@ def container(settings: Settings) -> Iterator[Container]:
     built = Container(settings)
     yield built
     built.close()
+
+
+@pytest.fixture
+def live_server(container: Container) -> Iterator[BackgroundServer]:
+    """The local gateway on 127.0.0.1 (a free port) serving ``container``: ``.base_url``, ``.ws_url``, ``.container``."""
+    from ieltsprep.edges.gateway.server import BackgroundServer
+
+    with BackgroundServer(container) as server:
+        yield server

@@ -14,6 +14,8 @@ from ieltsprep.settings import Settings, get_settings
 if TYPE_CHECKING:
     from ieltsprep.accounts.service import AccountService
     from ieltsprep.adapters.storage.port import Store
+    from ieltsprep.edges.connections import Connections
+    from ieltsprep.edges.invoke import Invoker
     from ieltsprep.scoring.port import WritingScorer
 
 
@@ -44,8 +46,24 @@ class Container:
 
         return AccountService(self.store, self.settings)
 
+    @cached_property
+    def invoker(self) -> Invoker:
+        """Asynchronous invocations of the jobs and speaking-worker functions (in-process threads locally)."""
+        from ieltsprep.edges.invoke import build_invoker
+
+        return build_invoker(self)
+
+    @cached_property
+    def connections(self) -> Connections:
+        """Posting to WebSocket connections through the @connections management API."""
+        from ieltsprep.edges.connections import Connections
+
+        return Connections(self.settings)
+
     def close(self) -> None:
         """Release what the services hold (connections, models)."""
+        if "invoker" in self.__dict__:
+            self.invoker.close()
         if "store" in self.__dict__:
             self.store.close()
 
