@@ -13,6 +13,7 @@ The four criteria are those of the public band descriptors (ielts_scoring.md 3.3
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -195,7 +196,7 @@ def measure(turns: Sequence[Turn]) -> Metrics:
         if timed:
             speaking_ms += max(1, int(timed[-1]["end_ms"]) - int(timed[0]["start_ms"]))
             run = 1
-            for before, after in zip(timed, timed[1:], strict=False):
+            for before, after in itertools.pairwise(timed):
                 gap = int(after["start_ms"]) - int(before["end_ms"])
                 if gap > PAUSE_MS:
                     pause_ms += gap
@@ -247,7 +248,7 @@ def _scale(value: float, low: float, high: float) -> float:
 
 def _band(fraction: float, floor: int = 2) -> int:
     """A whole band from a 0-1 score; a candidate who speaks at all is at least at ``floor``."""
-    return int(round(floor + (9 - floor) * min(1.0, max(0.0, fraction))))
+    return round(floor + (9 - floor) * min(1.0, max(0.0, fraction)))
 
 
 def overall_band(bands: Sequence[int]) -> float:
