@@ -357,7 +357,7 @@ def result_from(
         engine_version=version,
         criteria={key: criteria[key] for key in CRITERIA},
         metrics=metrics.public(),
-        transcript=[TranscriptTurn(**t.public()) for t in turns],  # type: ignore[arg-type]
+        transcript=[TranscriptTurn(**t.public()) for t in turns],
     )
 
 
