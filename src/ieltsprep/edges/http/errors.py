@@ -7,7 +7,10 @@ import logging
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from ieltsprep.errors import AppError, RateLimited
 
@@ -48,6 +51,10 @@ def register(app: APIGatewayHttpResolver) -> None:
             return error_response(400, "invalid_json", "request body is not valid JSON")
         details = "; ".join(f"{_field(err)}: {err.get('msg', 'invalid')}" for err in problems)
         return error_response(422, "validation_error", details or "invalid request")
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media_type(_exc: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(415, "unsupported_media_type", "send the body as application/json")
 
     @app.not_found
     def _not_found(_exc: Exception) -> Response[str]:
