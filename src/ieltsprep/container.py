@@ -14,6 +14,11 @@ from ieltsprep.settings import Settings, get_settings
 if TYPE_CHECKING:
     from ieltsprep.accounts.service import AccountService
     from ieltsprep.adapters.storage.port import Store
+    from ieltsprep.adapters.stores.apple import AppleServerApi, AppleVerifier
+    from ieltsprep.adapters.stores.google import GooglePlay, PubSubTokenVerifier
+    from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
+    from ieltsprep.billing.notifications import NotificationService
+    from ieltsprep.billing.purchases import PurchaseService
     from ieltsprep.edges.connections import Connections
     from ieltsprep.edges.invoke import Invoker
     from ieltsprep.scoring.port import WritingScorer
@@ -60,8 +65,68 @@ class Container:
 
         return Connections(self.settings)
 
+    # --- billing (built in ieltsprep.billing.wiring) --------------------------------------------------------
+    @cached_property
+    def local_test_store(self) -> LocalTestStore | None:
+        """The local test store's signing chain (local stage with the test store on only)."""
+        from ieltsprep.billing import wiring
+
+        return wiring.local_test_store(self)
+
+    @cached_property
+    def fake_play_api(self) -> FakePlayApi | None:
+        """The loopback fake of the Google Play Developer API (local test store only)."""
+        from ieltsprep.billing import wiring
+
+        return wiring.fake_play_api(self)
+
+    @cached_property
+    def apple_verifier(self) -> AppleVerifier:
+        """Verifier of Apple signed transactions and notifications."""
+        from ieltsprep.billing import wiring
+
+        return wiring.apple_verifier(self)
+
+    @cached_property
+    def apple_server_api(self) -> AppleServerApi | None:
+        """The App Store Server API client, when configured."""
+        from ieltsprep.billing import wiring
+
+        return wiring.apple_server_api(self)
+
+    @cached_property
+    def google_play(self) -> GooglePlay | None:
+        """The Google Play Developer API client, when configured."""
+        from ieltsprep.billing import wiring
+
+        return wiring.google_play(self)
+
+    @cached_property
+    def pubsub_verifier(self) -> PubSubTokenVerifier | None:
+        """The check of Pub/Sub push tokens (Google RTDN), when configured."""
+        from ieltsprep.billing import wiring
+
+        return wiring.pubsub_verifier(self)
+
+    @cached_property
+    def purchases(self) -> PurchaseService:
+        """The purchase validator (verify, claim, credit once)."""
+        from ieltsprep.billing import wiring
+
+        return wiring.purchases(self)
+
+    @cached_property
+    def store_notifications(self) -> NotificationService:
+        """Apple and Google store notifications."""
+        from ieltsprep.billing import wiring
+
+        return wiring.store_notifications(self)
+
     def close(self) -> None:
         """Release what the services hold (connections, models)."""
+        fake_play_api = self.__dict__.get("fake_play_api")
+        if fake_play_api is not None:
+            fake_play_api.close()
         if "invoker" in self.__dict__:
             self.invoker.close()
         if "store" in self.__dict__:

@@ -1,7 +1,88 @@
-"""HTTP routes of the billing domain (filled in by its issue)."""
+"""HTTP routes of the billing domain: products, the purchase validator, and store notifications.
+
+The validator answers HTTP 200 for every verification outcome (cordova-plugin-purchase v13 reads only 200 bodies).
+The one exception is a request without a valid session: it gets 401 with the uniform error body, because the plugin
+caches every 200 answer for two minutes per transaction (an ok:false there would stick after the user signs in),
+while a non-200 is reported to the app as a COMMUNICATION error carrying ``status: 401`` and is neither cached nor
+finished, so the purchase is verified again once the user is signed in.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from ieltsprep.adapters.stores import StoreRejected, StoreUnavailable
+from ieltsprep.billing.catalogue import PRODUCTS
+from ieltsprep.billing.purchases import failure
+from ieltsprep.edges.http.auth import current_user
+from ieltsprep.edges.http.context import container_of
+from ieltsprep.errors import AppError, ServiceUnavailable, Unauthorized, ValidationFailed
+
 router = APIGatewayHttpRouter()
+
+
+def _json_body() -> object:
+    raw = router.current_event.decoded_body
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _ok(payload: dict[str, Any]) -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload))
+
+
+@router.get("/api/products")
+def products() -> dict[str, Any]:
+    """The credit packs on sale."""
+    return {"products": [p.as_json() for p in PRODUCTS]}
+
+
+@router.post("/api/purchases/verify")
+def verify_purchase() -> Response[str]:
+    """cordova-plugin-purchase v13 validator: 200 with ok:true/ok:false (401 only without a session)."""
+    user = current_user(router)
+    body = _json_body()
+    if body is None:
+        return _ok(failure("the body must be JSON"))
+    return _ok(container_of(router).purchases.verify(user, body))
+
+
+@router.post("/api/purchases/apple/notifications")
+def apple_notification() -> dict[str, Any]:
+    """App Store Server Notifications V2 (signed; verified before anything happens)."""
+    try:
+        handled = container_of(router).store_notifications.apple_notification(_json_body())
+    except StoreRejected as exc:
+        raise AppError(str(exc), code="invalid_notification", status=400) from exc
+    except StoreUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    return {"received": True, "type": handled.kind}
+
+
+@router.post("/api/purchases/google/notifications")
+def google_notification() -> Response[str]:
+    """Google Play real-time developer notifications via Pub/Sub push (OIDC token checked first)."""
+    container = container_of(router)
+    verifier = container.pubsub_verifier
+    if verifier is None:
+        raise ServiceUnavailable("Google notifications are not configured")
+    headers = router.current_event.headers
+    try:
+        verifier.verify(headers.get("authorization") or headers.get("Authorization"))
+    except StoreRejected as exc:
+        raise Unauthorized(str(exc)) from exc
+    try:
+        container.store_notifications.google_notification(_json_body())
+    except StoreRejected as exc:
+        raise ValidationFailed(str(exc), code="invalid_notification") from exc
+    except StoreUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
