@@ -1,0 +1,161 @@
+"""Endpointing: finds where the candidate starts and stops speaking in 16 kHz audio, in audio sample time.
+
+An energy detector with an adaptive noise floor: a 20 ms frame is voiced when its level is ``threshold_db`` above
+the running floor (and above an absolute minimum). Speech starts after ``onset_ms`` of voice; a pause is reported
+after ``pause_ms`` of silence (the recogniser may transcribe up to there while we wait), and the turn ends after
+``hangover_ms`` of silence. Everything counts samples, never the wall clock, so audio fed faster than real time
+(tests, the CLI's ``--fast``) is endpointed exactly as live audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ieltsprep.speaking.protocol import Sensitivity
+
+# Silence needed to end a turn, per Nova Sonic endpointingSensitivity (HIGH = quickest to answer).
+HANGOVER_MS: dict[Sensitivity, int] = {"HIGH": 500, "MEDIUM": 650, "LOW": 1000}
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Endpointing parameters (milliseconds of audio; levels in dBFS)."""
+
+    sample_rate: int = 16000
+    frame_ms: int = 20
+    onset_ms: int = 60
+    pause_ms: int = 200
+    hangover_ms: int = 650
+    min_speech_ms: int = 200
+    pre_roll_ms: int = 200
+    threshold_db: float = 10.0
+    min_level_db: float = -48.0
+    initial_floor_db: float = -60.0
+
+    @classmethod
+    def for_sensitivity(cls, sensitivity: Sensitivity, sample_rate: int = 16000) -> VadConfig:
+        """Parameters for a Nova Sonic endpointing sensitivity."""
+        return cls(sample_rate=sample_rate, hangover_ms=HANGOVER_MS[sensitivity])
+
+    @property
+    def frame_samples(self) -> int:
+        """Samples per analysis frame."""
+        return self.sample_rate * self.frame_ms // 1000
+
+    def frames(self, ms: int) -> int:
+        """Whole frames covering ``ms`` milliseconds."""
+        return max(1, -(-ms // self.frame_ms))
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """Voice began; ``start`` includes a little pre-roll so the recogniser hears the first phoneme."""
+
+    start: int
+
+
+@dataclass(frozen=True)
+class PauseStarted:
+    """Silence of ``pause_ms`` inside a turn; ``at`` is the sample where voice stopped."""
+
+    at: int
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """The turn ended (``hangover_ms`` of silence); ``end`` is where voice stopped; ``voiced_ms`` its amount."""
+
+    end: int
+    voiced_ms: int
+
+    def is_speech(self, config: VadConfig) -> bool:
+        """False for a blip too short to be an answer (a cough, a click)."""
+        return self.voiced_ms >= config.min_speech_ms
+
+
+VadEvent = SpeechStarted | PauseStarted | SpeechEnded
+
+
+class EnergyVad:
+    """Streaming voice activity detector; feed it 16-bit PCM in any chunk size."""
+
+    def __init__(self, config: VadConfig | None = None) -> None:
+        self.config = config or VadConfig()
+        self.floor_db = self.config.initial_floor_db
+        self.samples_seen = 0  # samples consumed into whole frames
+        self.in_speech = False
+        self.last_voiced_end = 0  # sample just after the last voiced frame
+        self._carry = np.zeros(0, dtype=np.int16)
+        self._voiced_run = 0
+        self._silent_run = 0
+        self._voiced_frames = 0
+        self._run_start = 0
+        self._pause_reported = False
+
+    def feed(self, pcm: np.ndarray) -> list[VadEvent]:
+        """Consume samples; return the events they complete, in order."""
+        size = self.config.frame_samples
+        data = np.concatenate([self._carry, pcm.astype(np.int16, copy=False)]) if self._carry.size else pcm
+        whole = (data.size // size) * size
+        self._carry = np.array(data[whole:], dtype=np.int16)
+        if whole == 0:
+            return []
+        frames = data[:whole].astype(np.float32).reshape(-1, size) / 32768.0
+        levels = 10.0 * np.log10(np.mean(frames * frames, axis=1) + 1e-10)
+        events: list[VadEvent] = []
+        for level in levels:
+            self._frame(float(level), events)
+        return events
+
+    @property
+    def voiced_ms_in_turn(self) -> int:
+        """Voice heard in the current turn so far (0 outside speech)."""
+        return self._voiced_frames * self.config.frame_ms if self.in_speech else 0
+
+    def level_is_voice(self, level_db: float) -> bool:
+        """Whether a frame at ``level_db`` counts as voice against the current noise floor."""
+        return level_db > max(self.floor_db + self.config.threshold_db, self.config.min_level_db)
+
+    def _frame(self, level: float, events: list[VadEvent]) -> None:
+        cfg = self.config
+        start = self.samples_seen
+        self.samples_seen += cfg.frame_samples
+        voiced = self.level_is_voice(level)
+        if not voiced:
+            self._adapt_floor(level)
+        if voiced:
+            if self._voiced_run == 0:
+                self._run_start = start
+            self._voiced_run += 1
+            self._silent_run = 0
+            self.last_voiced_end = self.samples_seen
+            if self.in_speech:
+                self._voiced_frames += 1
+                self._pause_reported = False
+            elif self._voiced_run >= cfg.frames(cfg.onset_ms):
+                self.in_speech = True
+                self._voiced_frames = self._voiced_run
+                self._pause_reported = False
+                pre_roll = cfg.sample_rate * cfg.pre_roll_ms // 1000
+                events.append(SpeechStarted(max(0, self._run_start - pre_roll)))
+            return
+        self._voiced_run = 0
+        if not self.in_speech:
+            return
+        self._silent_run += 1
+        if not self._pause_reported and self._silent_run >= cfg.frames(cfg.pause_ms):
+            self._pause_reported = True
+            events.append(PauseStarted(self.last_voiced_end))
+        if self._silent_run >= cfg.frames(cfg.hangover_ms):
+            self.in_speech = False
+            events.append(SpeechEnded(self.last_voiced_end, self._voiced_frames * cfg.frame_ms))
+            self._voiced_frames = 0
+
+    def _adapt_floor(self, level: float) -> None:
+        # Fall fast (a quieter room is trusted at once), rise slowly (about 2 s), so speech cannot raise the floor
+        # in one breath but a fan switched on is learnt.
+        level = max(level, -90.0)
+        rate = 0.3 if level < self.floor_db else 0.01
+        self.floor_db = min(-20.0, self.floor_db + rate * (level - self.floor_db))

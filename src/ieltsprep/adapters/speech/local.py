@@ -1,0 +1,471 @@
+"""The offline speech engine: endpointing + faster-whisper + Piper, speaking the Nova Sonic event protocol.
+
+It is not a conversational model: it speaks exactly the lines our controller sends with
+``protocol.say_instruction`` and reports what the candidate said. Per candidate turn it emits
+TEXT USER FINAL (with word timings in ``additionalModelFields.asr``); per examiner line it emits
+TEXT ASSISTANT SPECULATIVE, the AUDIO block (24 kHz), and TEXT ASSISTANT FINAL once the line has played out on the
+audio clock. Candidate speech while a line plays is a barge-in: the notice text and ``stopReason`` INTERRUPTED.
+
+Time is audio sample time (samples received since the audio block opened), never the wall clock: the examiner's
+line "plays" for its duration in that clock, and endpointing counts samples.
+
+Latency: the recogniser starts as soon as a short pause is heard (``PauseStarted``, 200 ms), so by the time the
+hangover confirms the end of the turn the words are usually already transcribed; examiner lines come from the
+pre-rendered cache. No audio of the candidate is ever written anywhere; it lives in memory until transcribed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import threading
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ieltsprep.adapters.speech.endpointing import (
+    EnergyVad,
+    PauseStarted,
+    SpeechEnded,
+    SpeechStarted,
+    VadConfig,
+)
+from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
+from ieltsprep.adapters.speech.stt import Transcriber, Transcript
+from ieltsprep.adapters.speech.tts import ExaminerVoice, build_synthesizer
+from ieltsprep.settings import Settings
+from ieltsprep.speaking.protocol import (
+    INTERRUPTED_TEXT,
+    AsrDetails,
+    Event,
+    InputValidator,
+    ProtocolError,
+    SessionConfig,
+    Word,
+    error_event,
+    event_body,
+    parse_say_instruction,
+)
+
+AUDIO_CHUNK_SECONDS = 0.2  # 9.6 KB of PCM, 12.8 KB of base64: well under the 32 KB WebSocket message cap
+BARGE_IN_MS = 200  # voice needed over the examiner before we call it an interruption (clicks and coughs are not)
+MIN_COMMIT_MS = 400  # shortest stretch worth a recogniser call at a pause
+INTERIM_EVERY_MS = 4000  # live partial transcript cadence while the candidate talks without pausing
+FORCE_COMMIT_MS = 12_000  # talk without a pause this long is transcribed even if voice is active right now
+STABLE_MARGIN_MS = 1000  # words ending this long before the cut of a partial call are kept as final
+KEEP_IDLE_MS = 1000  # audio kept while nobody speaks (covers the endpointer's pre-roll)
+
+
+class LocalSpeechEngine:
+    """Loads Whisper and the examiner voice once per process and opens local sessions."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transcriber: Transcriber | None = None,
+        voice: ExaminerVoice | None = None,
+    ) -> None:
+        self._settings = settings
+        self._transcriber = transcriber
+        self._voice = voice
+        self._lock = threading.Lock()
+
+    def load(self) -> tuple[Transcriber, ExaminerVoice]:
+        """Load the models now (blocking); later calls return the loaded ones."""
+        with self._lock:
+            if self._transcriber is None:
+                self._transcriber = Transcriber(whisper_model_dir(model_cache_dir(self._settings)))
+            if self._voice is None:
+                self._voice = ExaminerVoice(build_synthesizer(), self._settings.data_dir / "speech-cache")
+            return self._transcriber, self._voice
+
+    async def open(self, config: SessionConfig) -> LocalSpeechSession:
+        """Open a session; the opening sequence is implicit (nothing is sent anywhere)."""
+        transcriber, voice = await asyncio.to_thread(self.load)
+        session = LocalSpeechSession(config, transcriber, voice)
+        session.start()
+        return session
+
+    async def prerender(self, lines: Iterable[str], voice_id: str = "amy") -> None:
+        """Synthesise and cache examiner lines (the local voice replaces ``voice_id``)."""
+        _, voice = await asyncio.to_thread(self.load)
+        await asyncio.to_thread(voice.prerender, list(lines))
+
+    def close(self) -> None:
+        """Drop the models (they hold no OS resources beyond memory)."""
+        with self._lock:
+            self._transcriber = None
+            self._voice = None
+
+
+@dataclass
+class _Utterance:
+    start: int
+    commit: int
+    end: int | None = None
+    pause_at: int | None = None
+    last_interim: int = 0
+    words: list[Word] = field(default_factory=list)
+    logprobs: list[tuple[float, float]] = field(default_factory=list)  # (avg_logprob, seconds of audio)
+
+
+@dataclass
+class _Line:
+    text: str
+    start: int  # audio sample time when it starts to play (input rate)
+    end: int
+
+
+class LocalSpeechSession:
+    """One local conversation; see the module docstring for the event sequence."""
+
+    def __init__(self, config: SessionConfig, transcriber: Transcriber, voice: ExaminerVoice) -> None:
+        self.config = config
+        self._transcriber = transcriber
+        self._voice = voice
+        self._rate = config.input_sample_rate
+        self._audio_name = str(uuid.uuid4())
+        self._validator = InputValidator(config.prompt_name, self._audio_name)
+        self._vad = EnergyVad(VadConfig.for_sensitivity(config.endpointing, self._rate))
+        self._session_id = str(uuid.uuid4())
+        self._completion_id = str(uuid.uuid4())
+        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._buffer = np.zeros(0, dtype=np.int16)
+        self._buffer_start = 0
+        self._utterances: deque[_Utterance] = deque()
+        self._playing: deque[_Line] = deque()
+        self._play_until = 0
+        self._barged = False
+        self._texts: dict[str, list[str]] = {}
+        self._says: asyncio.Queue[str] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    # --- port -------------------------------------------------------------------------------------------------
+
+    @property
+    def prompt_name(self) -> str:
+        """The promptName of this session."""
+        return self.config.prompt_name
+
+    @property
+    def audio_content_name(self) -> str:
+        """The contentName of the open audio block."""
+        return self._audio_name
+
+    def start(self) -> None:
+        """Start the recogniser and speaker tasks (called by the engine)."""
+        self._emit("completionStart", {})
+        self._tasks = [
+            asyncio.create_task(self._recognise_loop(), name="local-speech-stt"),
+            asyncio.create_task(self._speak_loop(), name="local-speech-tts"),
+        ]
+
+    async def send(self, event: Mapping[str, Any]) -> None:
+        """Accept one input event (see port.py)."""
+        if self._closed:
+            raise ProtocolError("the session is closed")
+        name = self._validator.check(event)
+        body = event_body(event)
+        if name == "audioInput":
+            self._audio(_decode_pcm(body["content"]))
+        elif name == "contentStart":
+            if body.get("type") == "TOOL":
+                raise ProtocolError("the local engine never asks for a tool, so there is no tool result to send")
+            self._texts[body["contentName"]] = []
+        elif name == "textInput":
+            self._texts[body["contentName"]].append(body["content"])
+        elif name == "contentEnd":
+            content_name = body["contentName"]
+            if content_name == self._audio_name:
+                self._end_audio()
+            else:
+                self._instruction("".join(self._texts.pop(content_name, [])))
+        elif name == "sessionEnd":
+            await self.close()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Output events until the session closes."""
+        while True:
+            event = await self._out.get()
+            if event is None:
+                return
+            yield event
+
+    async def close(self) -> None:
+        """Stop the tasks and end the event stream."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._emit("completionEnd", {"stopReason": "END_TURN"})
+        self._buffer = np.zeros(0, dtype=np.int16)
+        self._out.put_nowait(None)
+
+    # --- output helpers -------------------------------------------------------------------------------------
+
+    def _emit(self, name: str, body: dict[str, Any]) -> None:
+        full = {
+            "sessionId": self._session_id,
+            "promptName": self.config.prompt_name,
+            "completionId": self._completion_id,
+            **body,
+        }
+        self._out.put_nowait({"event": {name: full}})
+
+    def _text_block(self, role: str, stage: str, text: str, stop: str, extra: dict[str, Any] | None = None) -> None:
+        content_id = str(uuid.uuid4())
+        fields = {"generationStage": stage, **(extra or {})}
+        self._emit(
+            "contentStart",
+            {
+                "contentId": content_id,
+                "type": "TEXT",
+                "role": role,
+                "additionalModelFields": json.dumps(fields),
+                "textOutputConfiguration": {"mediaType": "text/plain"},
+            },
+        )
+        self._emit("textOutput", {"contentId": content_id, "role": role, "content": text})
+        self._emit("contentEnd", {"contentId": content_id, "type": "TEXT", "stopReason": stop})
+
+    # --- candidate audio ------------------------------------------------------------------------------------
+
+    def _audio(self, pcm: np.ndarray) -> None:
+        self._buffer = np.concatenate([self._buffer, pcm])
+        for vad_event in self._vad.feed(pcm):
+            if isinstance(vad_event, SpeechStarted):
+                start = max(vad_event.start, self._buffer_start)
+                self._utterances.append(_Utterance(start=start, commit=start, last_interim=start))
+                self._barged = False
+            elif isinstance(vad_event, PauseStarted) and self._utterances:
+                self._utterances[-1].pause_at = vad_event.at
+            elif isinstance(vad_event, SpeechEnded) and self._utterances:
+                current = self._utterances[-1]
+                if vad_event.is_speech(self._vad.config) or current.words:
+                    current.end = vad_event.end
+                else:
+                    self._utterances.pop()  # a click or a cough: not a turn
+        now = self._vad.samples_seen
+        if self._vad.in_speech and not self._barged and self._vad.voiced_ms_in_turn >= BARGE_IN_MS:
+            self._barged = True
+            if now < self._play_until:
+                self._interrupt(now)
+        self._lines_played(now)
+        self._trim()
+        self._wake.set()
+
+    def _end_audio(self) -> None:
+        # The client closed its audio block: whatever is being said now is the end of the turn.
+        if self._utterances and self._utterances[-1].end is None:
+            self._utterances[-1].end = max(self._vad.last_voiced_end, self._utterances[-1].commit)
+        self._wake.set()
+
+    def _trim(self) -> None:
+        keep_from = (
+            min(u.commit for u in self._utterances)
+            if self._utterances
+            else self._vad.samples_seen - self._rate * KEEP_IDLE_MS // 1000
+        )
+        drop = keep_from - self._buffer_start
+        if drop > 0:
+            self._buffer = self._buffer[drop:]
+            self._buffer_start += drop
+
+    def _slice(self, lo: int, hi: int) -> np.ndarray:
+        part = self._buffer[max(0, lo - self._buffer_start) : max(0, hi - self._buffer_start)]
+        return part.astype(np.float32) / 32768.0
+
+    # --- recognition ----------------------------------------------------------------------------------------
+
+    async def _recognise_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while (job := self._next_job()) is not None:
+                utterance, lo, hi, kind = job
+                prompt = "".join(w.word for w in utterance.words[-30:]).strip()
+                audio = self._slice(lo, hi)
+                try:
+                    result = await asyncio.to_thread(
+                        self._transcriber.transcribe, audio, offset_ms=self._ms(lo), prompt=prompt
+                    )
+                except Exception as exc:  # a recogniser failure is reported, and the conversation goes on
+                    self._out.put_nowait(error_event("InternalServerException", f"speech recognition failed: {exc}"))
+                    if utterance in self._utterances:
+                        self._utterances.remove(utterance)
+                    continue
+                self._apply(utterance, lo, hi, kind, result)
+
+    def _next_job(self) -> tuple[_Utterance, int, int, str] | None:
+        """The next recogniser call, oldest turn first: end of turn, then a pause, then long talk, then interim."""
+        pad = self._rate // 10  # a little trailing silence helps Whisper close the last word
+        while self._utterances:
+            u = self._utterances[0]
+            now = self._vad.samples_seen
+            if u.end is not None:
+                if u.commit >= u.end:
+                    self._finish(self._utterances.popleft())
+                    continue
+                return u, u.commit, min(u.end + pad, now), "end"
+            if u.pause_at is not None:
+                pause_at, u.pause_at = u.pause_at, None
+                if self._ms(pause_at - u.commit) >= MIN_COMMIT_MS:
+                    return u, u.commit, min(pause_at + pad, now), "pause"
+            if self._ms(now - u.commit) >= FORCE_COMMIT_MS:
+                u.last_interim = now
+                return u, u.commit, now, "long"
+            voice_now = self._ms(now - self._vad.last_voiced_end) < 100
+            if voice_now and self._ms(now - u.last_interim) >= INTERIM_EVERY_MS:
+                # Only while voice is active: a silence now may be the end of the turn, and that call comes first.
+                u.last_interim = now
+                return u, u.commit, now, "interim"
+            return None
+        return None
+
+    def _apply(self, u: _Utterance, lo: int, hi: int, kind: str, result: Transcript) -> None:
+        if kind in ("interim", "long") and u.end is not None and u.end <= hi:
+            kind = "end"  # the turn ended inside the audio this call already covered
+        words = list(result.words)
+        if kind in ("interim", "long"):
+            # Words well before the cut are stable: keep them, so the end of the turn has less left to transcribe.
+            shown = "".join(w.word for w in [*u.words, *words]).strip()
+            stable = [w for w in words if w.end_ms <= self._ms(hi) - STABLE_MARGIN_MS]
+            if stable:
+                u.words.extend(stable)
+                commit = stable[-1].end_ms * self._rate // 1000
+                u.logprobs.append((result.avg_logprob, (commit - lo) / self._rate))
+                u.commit = max(u.commit, commit)
+            if shown:
+                self._text_block("USER", "SPECULATIVE", shown, "PARTIAL_TURN")
+            return
+        commit = max(hi, u.end) if kind == "end" and u.end is not None else hi
+        u.words.extend(words)
+        u.logprobs.append((result.avg_logprob, (commit - lo) / self._rate))
+        u.commit = max(u.commit, commit)
+        if u.end is not None and u.end - u.commit < self._rate // 10:
+            u.commit = max(u.commit, u.end)  # only the padding is left: nothing more to hear
+
+    def _finish(self, u: _Utterance) -> None:
+        text = "".join(w.word for w in u.words).strip()
+        if not text:
+            return  # noise the recogniser found no words in: not a turn
+        seconds = sum(s for _, s in u.logprobs) or 1.0
+        avg = sum(lp * s for lp, s in u.logprobs) / seconds
+        details = AsrDetails(
+            start_ms=u.words[0].start_ms if u.words else self._ms(u.start),
+            end_ms=self._ms(u.end if u.end is not None else u.commit),
+            avg_logprob=avg,
+            words=tuple(u.words),
+        )
+        self._text_block("USER", "FINAL", text, "END_TURN", {"asr": details.to_fields()})
+
+    def _ms(self, samples: int) -> int:
+        return samples * 1000 // self._rate
+
+    # --- examiner voice -------------------------------------------------------------------------------------
+
+    def _instruction(self, text: str) -> None:
+        line = parse_say_instruction(text)
+        if line is None:
+            raise ProtocolError("the local engine only speaks lines sent with protocol.say_instruction()")
+        self._says.put_nowait(line)
+
+    async def _speak_loop(self) -> None:
+        while True:
+            line = await self._says.get()
+            pcm = self._voice.cached(line)
+            if pcm is None:
+                try:
+                    pcm = await asyncio.to_thread(self._voice.render, line)
+                except Exception as exc:
+                    self._out.put_nowait(error_event("InternalServerException", f"speech synthesis failed: {exc}"))
+                    continue
+            self._play(line, pcm)
+
+    def _play(self, line: str, pcm: bytes) -> None:
+        self._text_block("ASSISTANT", "SPECULATIVE", line, "PARTIAL_TURN")
+        content_id = str(uuid.uuid4())
+        out_rate = self._voice.output_rate
+        self._emit(
+            "contentStart",
+            {
+                "contentId": content_id,
+                "type": "AUDIO",
+                "role": "ASSISTANT",
+                "audioOutputConfiguration": {
+                    "mediaType": "audio/lpcm",
+                    "sampleRateHertz": out_rate,
+                    "sampleSizeBits": 16,
+                    "channelCount": 1,
+                    "encoding": "base64",
+                },
+            },
+        )
+        step = int(out_rate * AUDIO_CHUNK_SECONDS) * 2
+        for offset in range(0, len(pcm), step):
+            chunk = base64.b64encode(pcm[offset : offset + step]).decode("ascii")
+            self._emit("audioOutput", {"contentId": content_id, "content": chunk})
+        self._emit("contentEnd", {"contentId": content_id, "type": "AUDIO", "stopReason": "END_TURN"})
+        now = self._vad.samples_seen
+        start = max(now, self._play_until)
+        duration = len(pcm) // 2 * self._rate // out_rate
+        self._play_until = start + duration
+        self._playing.append(_Line(line, start, self._play_until))
+
+    def _lines_played(self, now: int) -> None:
+        while self._playing and self._playing[0].end <= now:
+            self._text_block("ASSISTANT", "FINAL", self._playing.popleft().text, "END_TURN")
+
+    def _interrupt(self, now: int) -> None:
+        # What was heard of the current line goes to the transcript; the rest, and queued lines, are dropped.
+        current = self._playing[0] if self._playing and self._playing[0].start <= now else None
+        content_id = str(uuid.uuid4())
+        self._emit(
+            "contentStart",
+            {
+                "contentId": content_id,
+                "type": "TEXT",
+                "role": "ASSISTANT",
+                "additionalModelFields": json.dumps({"generationStage": "FINAL"}),
+                "textOutputConfiguration": {"mediaType": "text/plain"},
+            },
+        )
+        if current is not None:
+            words = current.text.split()
+            heard = round(len(words) * (now - current.start) / max(1, current.end - current.start))
+            if heard:
+                self._emit(
+                    "textOutput", {"contentId": content_id, "role": "ASSISTANT", "content": " ".join(words[:heard])}
+                )
+        self._emit("textOutput", {"contentId": content_id, "role": "ASSISTANT", "content": INTERRUPTED_TEXT})
+        self._emit("contentEnd", {"contentId": content_id, "type": "TEXT", "stopReason": "INTERRUPTED"})
+        self._playing.clear()
+        self._play_until = now
+        while not self._says.empty():
+            self._says.get_nowait()
+
+
+def _decode_pcm(content: str) -> np.ndarray:
+    try:
+        raw = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError("audioInput content is not valid base64") from exc
+    if len(raw) % 2:
+        raise ProtocolError("audioInput must be whole 16-bit samples")
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
