@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import secrets
 import threading
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ieltsprep.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256
@@ -28,9 +30,16 @@ class Passwords:
     """
 
     def __init__(self, *, time_cost: int = 2, memory_kib: int = 19 * 1024, parallelism: int = 1) -> None:
-        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self._time_cost, self._memory_kib, self._parallelism = time_cost, memory_kib, parallelism
         self._dummy: str | None = None
         self._lock = threading.Lock()
+
+    @cached_property
+    def _hasher(self) -> PasswordHasher:
+        # Imported on first use: requests that only check a session token never load argon2.
+        from argon2 import PasswordHasher
+
+        return PasswordHasher(time_cost=self._time_cost, memory_cost=self._memory_kib, parallelism=self._parallelism)
 
     def hash(self, password: str) -> str:
         """A fresh salted argon2id hash of ``password``."""
@@ -38,13 +47,17 @@ class Passwords:
 
     def verify(self, stored_hash: str, password: str) -> bool:
         """Whether ``password`` matches ``stored_hash`` (False for a malformed hash too)."""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             return self._hasher.verify(stored_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
             return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """Whether ``stored_hash`` was made with other parameters than the current ones."""
+        from argon2.exceptions import InvalidHashError
+
         try:
             return self._hasher.check_needs_rehash(stored_hash)
         except InvalidHashError:

@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from ieltsprep.accounts import privacy
 from ieltsprep.accounts.models import MAX_EMAIL_LENGTH, User
 from ieltsprep.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from ieltsprep.container import Container
@@ -119,6 +118,8 @@ def me() -> dict[str, Any]:
 @router.get("/api/me/export")
 def export() -> Response[str]:
     """Every stored datum about the caller, as one JSON document."""
+    from ieltsprep.accounts import privacy
+
     user = current_user(router)
     document = privacy.export_user(container_of(router), user)
     return _json(200, document, headers={"Cache-Control": "no-store"})
@@ -127,6 +128,8 @@ def export() -> Response[str]:
 @router.delete("/api/me", responses={204: {"description": "Account and data deleted"}})
 def delete_me(body: DeleteAccountRequest) -> Response[str]:
     """Delete the caller's account and every datum about them, after re-checking the password."""
+    from ieltsprep.accounts import privacy
+
     user = current_user(router)
     container = container_of(router)
     container.accounts.verify_password(user, body.password)
