@@ -19,6 +19,7 @@ from ieltsprep.speaking.controller import (
     Say,
     StoreTurn,
     ToClient,
+    script_sentences,
 )
 from ieltsprep.speaking.script import choose_parts
 
@@ -78,7 +79,8 @@ def _feed(controller: Controller, events: list[dict[str, Any]]) -> list[Action]:
 
 
 def _said(actions: list[Action]) -> list[str]:
-    return [a.text for a in actions if isinstance(a, Say)]
+    """Maya's lines as the candidate's transcript shows them (each is spoken sentence by sentence)."""
+    return [m["text"] for m in _messages(actions, "transcript") if m["role"] == "examiner"]
 
 
 def _messages(actions: list[Action], kind: str) -> list[dict[str, Any]]:
@@ -87,6 +89,23 @@ def _messages(actions: list[Action], kind: str) -> list[dict[str, Any]]:
 
 def _answer(controller: Controller, text: str = LONG_ANSWER) -> list[Action]:
     return [*controller.on_audio(_voice(0.5)), *_feed(controller, _final(text)), *controller.on_audio(_silence(0.2))]
+
+
+def test_lines_are_spoken_sentence_by_sentence_and_all_can_be_prepared() -> None:
+    parts = _parts()
+    controller = Controller("a1", parts)
+    actions = controller.begin()
+    assert [a.text for a in actions if isinstance(a, Say)] == [
+        "Good morning.",
+        "My name is Maya.",
+        "Can you tell me your full name, please?",
+    ]
+    prepared = set(script_sentences(parts))
+    spoken: list[str] = []
+    for _ in range(60):
+        step = _answer(controller) if controller.awaiting_answer else controller.on_audio(_silence(0.5))
+        spoken += [a.text for a in step if isinstance(a, Say)]
+    assert spoken and set(spoken) <= prepared
 
 
 def test_begins_with_ready_and_the_greeting_with_identity_check() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +50,83 @@ STATE_EVERY_SECONDS = 1.0
 VOICE_RMS_MIN = 400.0
 
 FOLLOW_UPS = ("Why is that?", "Can you tell me a little more about that?")
+# The examiner's fixed wording (ours), kept in one place so the engine can prepare every sentence ahead of time.
+GREETING = "{greeting}. My name is {name}. Can you tell me your full name, please?"
+ORIGIN = "Thank you. And can you tell me where you're from?"
+PART1_LEAD = "Thank you. In this first part, I'd like to ask you some questions about yourself."
+TOPIC_LEAD = "Let's talk about {title}."
+PART2_INTRO = (
+    "Thank you. Now, in this second part, I'm going to give you a topic and I'd like you to talk about it for one "
+    "to two minutes. Before you talk, you'll have one minute to think about what you're going to say. You can make "
+    "some notes if you wish. Here is your topic."
+)
+TALK_START = (
+    "All right? Remember you have one to two minutes for this. Don't worry if I stop you. I'll tell you when the "
+    "time is up. Can you start speaking now, please?"
+)
+PART3_LEAD = (
+    "Thank you. We've been talking about {topic}, and I'd like to discuss with you one or two more general "
+    "questions related to this. Let's consider first of all {theme}."
+)
+THANKS = "Thank you."
+ALL_RIGHT = "That's all right."
+MORE = "Can you tell me a little more about that?"
+REPEAT = "Let me ask that again."
+MOVE_ON = "Let's move on."
+WELCOME_BACK = "Welcome back. Let's carry on where we stopped."
+SORRY = "Sorry about that."
+KEEP_PREPARING = "You still have a little time to prepare your talk."
+CARRY_ON = "Please carry on with your talk."
+CLOSING = "Thank you. That is the end of the speaking test."
+STOPPED = "Thank you. We will stop the test here."
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
+
+
+def sentences(line: str) -> list[str]:
+    """A line split into sentences: the unit Maya speaks (and the engine caches) at a time."""
+    return [part for part in _SENTENCE_BREAK.split(" ".join(line.split())) if part]
+
+
+def card_line(card: dict[str, Any]) -> str:
+    """The cue card as Maya reads it out."""
+    points = " ".join(f"{p.rstrip('.')}," for p in card.get("points", []))
+    return f"{card.get('topic', '')} You should say: {points} {card.get('explain', '')}"
+
+
+def _card_subject(card: dict[str, Any]) -> str:
+    return str(card.get("topic", "")).removeprefix("Describe ").rstrip(".")
+
+
+def script_sentences(parts: list[dict[str, Any]], greeting: str = "Good morning") -> list[str]:
+    """Every sentence Maya may say in a test of ``parts``, for the engine to prepare before she needs it."""
+    part1 = next((p for p in parts if p.get("part") == 1), {})
+    part2 = next((p for p in parts if p.get("part") == 2), {})
+    part3 = next((p for p in parts if p.get("part") == 3), {})
+    card = dict(part2.get("cue_card", {}))
+    lines = [
+        GREETING.format(greeting=greeting, name=EXAMINER_NAME),
+        ORIGIN,
+        PART1_LEAD,
+        PART2_INTRO,
+        card_line(card),
+        TALK_START,
+        PART3_LEAD.format(topic=_card_subject(card), theme=str(part3.get("theme", "this topic")).lower()),
+        THANKS,
+        ALL_RIGHT,
+        *FOLLOW_UPS,
+        REPEAT,
+        MOVE_ON,
+        CLOSING,
+        STOPPED,
+    ]
+    for topic in part1.get("topics", []):
+        lines.append(TOPIC_LEAD.format(title=str(topic.get("title", "")).lower()))
+        lines += list(topic.get("questions", []))
+    lines += list(part2.get("rounding_off", [])) + list(part3.get("questions", []))
+    out: list[str] = []
+    for line in lines:
+        out += [s for s in sentences(line) if s not in out]
+    return out
 
 
 @dataclass(frozen=True)
@@ -194,10 +272,9 @@ class Controller:
         actions: list[Action] = [ToClient({"type": "ready", "assessment_id": self.assessment_id})]
         if not self.started:
             self.started = True
-            line = f"{self.greeting}. My name is {EXAMINER_NAME}. Can you tell me your full name, please?"
-            actions += self._ask(line)
+            actions += self._ask(GREETING.format(greeting=self.greeting, name=EXAMINER_NAME))
         else:
-            actions += self._resume_line("Welcome back. Let's carry on where we stopped.")
+            actions += self._resume_line(WELCOME_BACK)
         return actions
 
     def reconnected(self) -> list[Action]:
@@ -206,14 +283,14 @@ class Controller:
             return [ToClient({"type": "ready", "assessment_id": self.assessment_id})]
         return [
             ToClient({"type": "ready", "assessment_id": self.assessment_id}),
-            *self._resume_line("Sorry about that."),
+            *self._resume_line(SORRY),
         ]
 
     def stop(self) -> list[Action]:
         """The candidate ended the test early: what was said so far is scored."""
         if self.finished:
             return []
-        return self._finish("stopped", "Thank you. We will stop the test here.")
+        return self._finish("stopped", STOPPED)
 
     def on_audio(self, pcm: bytes) -> list[Action]:
         """Candidate microphone audio: advances the clock and the timers."""
@@ -396,11 +473,9 @@ class Controller:
         elapsed = now - self.part_started_at
         if self.stage == "intro_name":
             self.stage = "intro_origin"
-            return self._ask("Thank you. And can you tell me where you're from?")
+            return self._ask(ORIGIN)
         if self.stage == "intro_origin":
-            return self._start_part1(
-                "Thank you. In this first part, I'd like to ask you some questions about yourself."
-            )
+            return self._start_part1(PART1_LEAD)
         if self.stage == "part1":
             topics = self._part1_topics
             questions = topics[self.topic_index]["questions"] if topics else []
@@ -413,7 +488,7 @@ class Controller:
             if at_topic_end:
                 self.topic_index += 1
                 self.question_index = 0
-                return self._ask_current("Thank you. ", new_topic=True)
+                return self._ask_current(f"{THANKS} ", new_topic=True)
             self.question_index += 1
             return self._ask_current("")
         if self.stage == "rounding":
@@ -424,7 +499,7 @@ class Controller:
         if self.stage == "part3":
             done = self.question_index + 1 >= len(self._part3_questions)
             if done or elapsed >= self.clock.limit(PART3_MIN):
-                return self._finish("completed", "Thank you. That is the end of the speaking test.")
+                return self._finish("completed", CLOSING)
             self.question_index += 1
             return self._ask_current("")
         return []
@@ -440,15 +515,7 @@ class Controller:
         self.stage = "part2_card"
         self.part_started_at = self.clock.now
         self.question_index = self.answered_in_part = 0
-        card = self._card
-        points = " ".join(f"{p.rstrip('.')}," for p in card.get("points", []))
-        line = (
-            "Thank you. Now, in this second part, I'm going to give you a topic and I'd like you to talk about it "
-            "for one to two minutes. Before you talk, you'll have one minute to think about what you're going to "
-            "say. You can make some notes if you wish. Here is your topic. "
-            f"{card.get('topic', '')} You should say: {points} {card.get('explain', '')}"
-        )
-        actions = self._say(line)
+        actions = self._say(f"{PART2_INTRO} {card_line(self._card)}")
         self.phase_started_at = self.line_ends_at
         self._anchor_phase = True
         self.stage = "prep"
@@ -459,10 +526,7 @@ class Controller:
         self.stage = "talk"
         self.talk_words = 0
         self.more_prompted = False
-        actions = self._say(
-            "All right? Remember you have one to two minutes for this. Don't worry if I stop you. "
-            "I'll tell you when the time is up. Can you start speaking now, please?"
-        )
+        actions = self._say(TALK_START)
         self.phase_started_at = self.line_ends_at
         self._anchor_phase = True
         self.heard_since_line = False
@@ -481,12 +545,7 @@ class Controller:
         self.part_started_at = self.clock.now
         self.question_index = self.answered_in_part = 0
         theme = str(self._part(3).get("theme", "this topic")).lower()
-        topic = str(self._card.get("topic", "")).removeprefix("Describe ").rstrip(".")
-        lead = (
-            f"Thank you. We've been talking about {topic}, and I'd like to discuss with you one or two more general "
-            f"questions related to this. Let's consider first of all {theme}. "
-        )
-        return self._ask_current(lead)
+        return self._ask_current(PART3_LEAD.format(topic=_card_subject(self._card), theme=theme) + " ")
 
     def _finish(self, reason: str, line: str) -> list[Action]:
         self.stage = "closing"
@@ -518,7 +577,7 @@ class Controller:
         question = self._current_question()
         if new_topic and self.stage == "part1":
             title = str(self._part1_topics[self.topic_index]["title"]).lower()
-            lead = f"{lead}Let's talk about {title}. "
+            lead = f"{lead}{TOPIC_LEAD.format(title=title)} "
         if not question:
             return self._next_after_answer() if self.stage != "part1" else self._start_part2()
         return self._ask(f"{lead}{question}")
@@ -541,8 +600,8 @@ class Controller:
         self._anchor_phase = False
         self.heard_since_line = False
         self._interrupted_block = None
-        actions: list[Action] = [
-            Say(text),
+        actions: list[Action] = [Say(sentence) for sentence in sentences(text)]
+        actions += [
             ToClient({"type": "transcript", "role": "examiner", "text": text, "final": True}),
             StoreTurn(self.turn_index, turn),
         ]
@@ -553,11 +612,11 @@ class Controller:
         if self.finished:
             return []
         if self.stage in ("prep", "part2_card"):
-            actions = self._say(f"{lead} You still have a little time to prepare your talk.")
+            actions = self._say(f"{lead} {KEEP_PREPARING}")
             self.stage = "prep"
             return [*actions, self._state()]
         if self.stage == "talk":
-            actions = self._say(f"{lead} Please carry on with your talk.")
+            actions = self._say(f"{lead} {CARRY_ON}")
             return [*actions, self._state()]
         return self._ask(f"{lead} {self._current_question()}", keep_question=True)
 
@@ -569,27 +628,27 @@ class Controller:
         elif self.stage == "talk" and now >= self.line_ends_at:
             talked = now - self.phase_started_at
             if talked >= self.clock.limit(TALK_MAX):
-                actions += self._end_talk("Thank you.")
+                actions += self._end_talk(THANKS)
             elif self.heard_since_line and now - self.last_voice_at >= TALK_PAUSE_SECONDS:
                 if talked >= self.clock.limit(TALK_MIN) or self.more_prompted:
-                    actions += self._end_talk("Thank you.")
+                    actions += self._end_talk(THANKS)
                 else:
                     self.more_prompted = True
-                    actions += self._say("Can you tell me a little more about that?")
+                    actions += self._say(MORE)
                     self.heard_since_line = False
             elif not self.heard_since_line and now - self.line_ends_at >= SILENCE_MOVE_ON_SECONDS:
-                actions += self._end_talk("That's all right.")
+                actions += self._end_talk(ALL_RIGHT)
         elif self.awaiting_answer and now >= self.line_ends_at and not self.heard_since_line:
             silent_for = now - max(self.line_ends_at, self.last_voice_at)
             if silent_for >= SILENCE_MOVE_ON_SECONDS and self.repeated:
                 self.awaiting_answer = False
                 if self.stage in ("intro_name", "intro_origin"):
-                    actions += self._start_part1("Let's move on.")
+                    actions += self._start_part1(MOVE_ON)
                 else:
                     actions += self._next_after_answer()
             elif silent_for >= SILENCE_PROMPT_SECONDS and not self.repeated:
                 self.repeated = True
-                actions += self._ask(f"Let me ask that again. {self._current_question()}", keep_question=True)
+                actions += self._ask(f"{REPEAT} {self._current_question()}", keep_question=True)
         if now >= self._next_state_at and self.stage in ("prep", "talk"):
             actions.append(self._state())
         return actions
