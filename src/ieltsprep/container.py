@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ieltsprep.adapters.stores.apple import AppleServerApi, AppleVerifier
     from ieltsprep.adapters.stores.google import GooglePlay, PubSubTokenVerifier
     from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
+    from ieltsprep.assessments.questionbank import QuestionBank
+    from ieltsprep.assessments.service import AssessmentService
     from ieltsprep.billing.notifications import NotificationService
     from ieltsprep.billing.purchases import PurchaseService
     from ieltsprep.edges.connections import Connections
@@ -121,6 +123,21 @@ class Container:
         from ieltsprep.billing import wiring
 
         return wiring.store_notifications(self)
+
+    # --- assessments ------------------------------------------------------------------------------------------
+    @cached_property
+    def question_bank(self) -> QuestionBank:
+        """Writing (and speaking) questions from the CONTENT table; loaded from the package on first local use."""
+        from ieltsprep.assessments.questionbank import QuestionBank
+
+        return QuestionBank(self.store, auto_load=self.settings.is_local)
+
+    @cached_property
+    def assessments(self) -> AssessmentService:
+        """Starting assessments, drafts, submission and results."""
+        from ieltsprep.assessments.wiring import build_assessments
+
+        return build_assessments(self)
 
     def close(self) -> None:
         """Release what the services hold (connections, models)."""

@@ -4,7 +4,7 @@ Keys (see docs/ARCHITECTURE.md, "Assessments and the question bank"):
 - CONTENT ``pk = BANK#<bank>``, ``sk = ITEM#<question id>``: ``{"id", "bank", "version", "data"}``.
 - CONTENT ``pk = BANK#<bank>``, ``sk = META``: ``{"version", "count", "loaded_at"}``, written last, so its presence
   means the whole bank is there. ``version`` is the SHA-256 of the data file.
-- ASSESSMENTS ``pk = USER#<user id>``, ``sk = SEEN#<bank>#<question id>``: ``{"seen_at", "times"}``, written in the
+- ASSESSMENTS ``pk = USER#<user id>``, ``sk = SEEN#<bank>#<question id>``: ``{"seen_at", "seen_ns", "times"}``, written in the
   same transaction that creates the assessment, so a question counts as seen only if the candidate really got it.
 
 A bank is any JSON file under ``ieltsprep/content/`` holding a list of objects with an ``id`` under one key, plus the
@@ -214,8 +214,9 @@ class QuestionBank:
         items = self.items(name)
         if not items:
             raise ServiceUnavailable(f"the question bank {name} is empty", code="content_not_loaded")
+        # Nanoseconds, not the ISO time: several assessments in one millisecond must still have an order.
         seen = {
-            row["sk"].rpartition("#")[2]: str(row.get("seen_at", ""))
+            row["sk"].rpartition("#")[2]: int(row.get("seen_ns", 0))
             for row in self._store.query(Table.ASSESSMENTS, f"USER#{user_id}", sk_prefix=f"SEEN#{name}#")
         }
         unseen = [item for item in items if item_id(item) not in seen]
@@ -229,7 +230,13 @@ class QuestionBank:
         return Update(
             Table.ASSESSMENTS,
             seen_key(user_id, name, question_id),
-            set={"user_id": user_id, "bank": name, "question_id": question_id, "seen_at": now_iso()},
+            set={
+                "user_id": user_id,
+                "bank": name,
+                "question_id": question_id,
+                "seen_at": now_iso(),
+                "seen_ns": time.time_ns(),
+            },
             add={"times": 1},
         )
 

@@ -287,22 +287,32 @@ class AssessmentService:
         self,
         user_id: str,
         assessment_id: str,
-        scorer: WritingScorer,
+        scorer: Callable[[], WritingScorer],
         *,
         attempts: int = SCORING_ATTEMPTS,
         backoff: float = SCORING_BACKOFF_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Item | None:
-        """Score a submitted writing assessment, retrying retryable failures; idempotent when run twice."""
+        """Score a submitted writing assessment, retrying retryable failures; idempotent when run twice.
+
+        ``scorer`` builds the engine (``container.writing_scorer``): an engine that cannot even start (bad
+        configuration, missing model) must also end the assessment as failed rather than leave it scoring forever.
+        """
         from ieltsprep.scoring.port import ScoringFailed
 
         item = self.repository.find(user_id, assessment_id)
         if item is None or item.get("status") != "scoring":
             return item  # deleted, or already scored/failed by an earlier run
+        try:
+            engine = scorer()
+        except Exception as exc:
+            logger.exception("the writing scorer could not be built")
+            message = f"the scoring engine could not start ({type(exc).__name__})"
+            return self.fail(user_id, assessment_id, "scoring_unavailable", message)
         tasks = writing_tasks(item)
         for attempt in range(1, attempts + 1):
             try:
-                result = scorer.score(item["module"], tasks)
+                result = engine.score(item["module"], tasks)
             except ScoringFailed as exc:
                 error, retryable = {"code": "scoring_failed", "message": exc.reason}, exc.retryable
             except Exception as exc:  # an engine bug must still end in "failed", with the credit back

@@ -1,0 +1,21 @@
+"""The ``score_writing`` job: runs in the jobs function, never inside an HTTP request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ieltsprep.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from ieltsprep.container import Container
+
+
+def score_writing(container: Container, payload: dict[str, Any]) -> dict[str, Any]:
+    """Score one submitted writing assessment; running it again for the same assessment changes nothing."""
+    user_id, assessment_id = payload.get("user_id"), payload.get("assessment_id")
+    if not isinstance(user_id, str) or not user_id or not isinstance(assessment_id, str) or not assessment_id:
+        raise ValidationFailed("score_writing needs a user_id and an assessment_id", code="bad_job")
+    item = container.assessments.score_writing(user_id, assessment_id, lambda: container.writing_scorer)
+    if item is None:
+        return {"assessment_id": assessment_id, "status": "missing"}
+    return {"assessment_id": assessment_id, "status": item["status"]}

@@ -1,0 +1,202 @@
+"""The writing flow over the HTTP resolver: start (one credit) → drafts → submit → background job → result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from apiclient import PASSWORD, Api
+
+from ieltsprep.billing import ledger
+from ieltsprep.container import Container
+from ieltsprep.scoring.port import ScoringFailed
+
+TASK1 = (
+    "The line graph compares how much water a person used each day in Northbridge, Eastvale and Southport "
+    "between 1990 and 2020. Overall, consumption fell in Northbridge and Southport but rose steadily in Eastvale, "
+    "which had become the highest of the three by 2020.\n\n"
+    "In 1990 Northbridge residents used the most water, at 182 litres per day, compared with 150 litres in "
+    "Southport and only 118 litres in Eastvale. Over the following three decades the figure for Northbridge "
+    "dropped continuously, reaching 121 litres in 2020. Southport rose briefly to 158 litres in 1995 before "
+    "declining to 109 litres, the lowest figure on the graph.\n\n"
+    "Eastvale followed the opposite pattern. Its consumption climbed gradually every five years, overtaking "
+    "Southport around 2005 and Northbridge around 2010, and it finished the period at 147 litres per person."
+)
+TASK2 = (
+    "Many companies now let their staff work from home for most of the week, and some people argue that employers "
+    "gain as much from this arrangement as their employees do. I largely agree with this view, although I believe "
+    "the benefits depend on how well the work is organised.\n\n"
+    "On the one hand, employers save a great deal of money when fewer people come to the office. They can rent "
+    "smaller buildings, pay lower energy bills and recruit talented people who live far away. For example, a "
+    "software company in my city closed one of its two offices and used the savings to raise salaries. Moreover, "
+    "staff who avoid a long commute are often less tired, so they concentrate better and make fewer mistakes.\n\n"
+    "On the other hand, working from home can weaken teamwork. New employees in particular learn by watching "
+    "experienced colleagues, and this is much harder through a screen. Managers may also find it difficult to "
+    "notice when someone is struggling or overloaded. However, these problems can be reduced if teams meet in "
+    "person once or twice a week and if managers keep in regular contact with each member of staff.\n\n"
+    "In conclusion, I agree that remote work can benefit employers as much as employees, because it reduces costs "
+    "and often improves concentration. Nevertheless, companies need to plan carefully so that training and "
+    "cooperation do not suffer."
+)
+
+
+def signed_up(api: Api, container: Container, email: str, credits: dict[str, int] | None = None) -> tuple[str, str]:
+    """Register, log in and grant credits through the ledger; (user id, token)."""
+    reply = api.register(email)
+    assert reply.status == 201, reply.text
+    user_id = str(reply.json["user"]["id"])
+    token = str(api.login(email, PASSWORD).json["token"])
+    for module, count in (credits or {}).items():
+        ledger.grant(container.store, user_id, module, count, source="operator", idempotency_key=f"{email}-{module}")
+    return user_id, token
+
+
+def start(api: Api, token: str, module: str = "academic_writing") -> dict[str, Any]:
+    reply = api.call("POST", "/api/assessments", {"module": module}, token=token)
+    assert reply.status == 201, reply.text
+    return dict(reply.json["assessment"])
+
+
+def test_a_candidate_takes_a_whole_writing_assessment_and_reads_the_result(api: Api, container: Container) -> None:
+    user_id, token = signed_up(api, container, "ana@example.com", {"academic_writing": 1})
+    container.__dict__["writing_scorer"] = StandInScorer()  # until the local engine lands on main
+    assessment = start(api, token)
+    assert assessment["status"] == "in_progress" and assessment["module"] == "academic_writing"
+    assert assessment["tasks"][0]["chart"]["svg"].startswith("<svg")
+    assert ledger.balances(container.store, user_id)["academic_writing"] == 0
+
+    base = f"/api/assessments/{assessment['id']}"
+    draft = api.call("PUT", f"{base}/answers/1", {"text": "The line graph compares"}, token=token)
+    assert draft.status == 200 and draft.json["word_count"] == 4 and draft.json["updated_at"]
+    assert api.call("PUT", f"{base}/answers/1", {"text": TASK1}, token=token).status == 200
+    assert api.call("PUT", f"{base}/answers/2", {"text": TASK2}, token=token).status == 200
+
+    submitted = api.call("POST", f"{base}/submit", token=token)
+    assert submitted.status == 202 and submitted.json["assessment"]["status"] == "scoring"
+    container.invoker.drain(timeout=30)
+
+    result = api.call("GET", base, token=token).json["assessment"]
+    assert result["status"] == "scored", result.get("error")
+    assert result["answers"]["2"]["text"] == TASK2
+    tasks = result["result"]["tasks"]
+    assert [t["task"] for t in tasks] == [1, 2]
+    assert set(tasks[0]["criteria"]) == {
+        "task_achievement",
+        "coherence_cohesion",
+        "lexical_resource",
+        "grammatical_range_accuracy",
+    }
+    assert set(tasks[1]["criteria"]) == {
+        "task_response",
+        "coherence_cohesion",
+        "lexical_resource",
+        "grammatical_range_accuracy",
+    }
+    assert 0 <= result["result"]["overall_band"] <= 9
+
+    listed = api.call("GET", "/api/assessments", token=token).json["assessments"]
+    assert [a["id"] for a in listed] == [assessment["id"]] and "svg" not in listed[0]["tasks"][0]["chart"]
+    assert api.call("POST", f"{base}/submit", token=token).status == 200  # already scored: the result at once
+
+
+def test_without_credits_the_answer_is_402_and_nothing_is_created(api: Api, container: Container) -> None:
+    _, token = signed_up(api, container, "bo@example.com")
+    reply = api.call("POST", "/api/assessments", {"module": "general_writing"}, token=token)
+    assert reply.status == 402 and reply.error_code == "no_credits"
+    assert api.call("GET", "/api/assessments", token=token).json == {"assessments": []}
+
+
+def test_another_user_gets_404_for_my_assessment(api: Api, container: Container) -> None:
+    _, mine = signed_up(api, container, "cy@example.com", {"academic_writing": 1})
+    _, theirs = signed_up(api, container, "di@example.com", {"academic_writing": 1})
+    assessment = start(api, mine)
+    base = f"/api/assessments/{assessment['id']}"
+    assert api.call("GET", base, token=theirs).status == 404
+    assert api.call("PUT", f"{base}/answers/1", {"text": "hijack"}, token=theirs).status == 404
+    assert api.call("POST", f"{base}/submit", token=theirs).status == 404
+    assert api.call("GET", "/api/assessments", token=theirs).json == {"assessments": []}
+
+
+def test_drafts_after_submit_are_refused_with_409(api: Api, container: Container) -> None:
+    _, token = signed_up(api, container, "ed@example.com", {"general_writing": 1})
+    container.__dict__["writing_scorer"] = NeverScorer()
+    assessment = start(api, token, "general_writing")
+    base = f"/api/assessments/{assessment['id']}"
+    assert api.call("POST", f"{base}/submit", token=token).status == 202
+    late = api.call("PUT", f"{base}/answers/2", {"text": "one more line"}, token=token)
+    assert late.status == 409 and late.error_code == "not_in_progress"
+    container.invoker.drain(timeout=30)
+
+
+class StandInScorer:
+    """A scorer returning a well-formed result built from the texts it was given."""
+
+    engine = "local"
+
+    def score(self, module: str, tasks: list[Any]) -> Any:
+        from ieltsprep.scoring.port import CriterionResult, TaskResult, WritingResult, criterion_keys
+
+        results = [
+            TaskResult(
+                task=t.task,
+                band=6.0,
+                word_count=len(t.text.split()),
+                criteria={k: CriterionResult(band=6, feedback="stand-in") for k in criterion_keys(t.task)},
+            )
+            for t in tasks
+        ]
+        return WritingResult(overall_band=6.0, engine="local", engine_version="stand-in", tasks=results)
+
+
+class NeverScorer:
+    """An engine that is down: every call fails in a way worth retrying."""
+
+    engine = "bedrock"
+    calls = 0
+
+    def score(self, module: str, tasks: list[Any]) -> Any:
+        self.calls += 1
+        raise ScoringFailed("Bedrock throttled the request", retryable=True)
+
+
+def test_a_scorer_failure_ends_failed_with_the_credit_returned(api: Api, container: Container) -> None:
+    user_id, token = signed_up(api, container, "fi@example.com", {"academic_writing": 1})
+    scorer = NeverScorer()
+    container.__dict__["writing_scorer"] = scorer
+    assessment = start(api, token)
+    base = f"/api/assessments/{assessment['id']}"
+    assert api.call("POST", f"{base}/submit", token=token).status == 202
+    container.invoker.drain(timeout=30)
+    failed = api.call("GET", base, token=token).json["assessment"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "scoring_failed"
+    assert scorer.calls == 3
+    assert ledger.balances(container.store, user_id)["academic_writing"] == 1
+    assert api.call("POST", f"{base}/submit", token=token).status == 409
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/answers/3", {"text": "x"}, 422),
+        ("/answers/1", {"text": "x" * 20_001}, 422),
+        ("/answers/1", {"txt": "x"}, 422),
+        ("/answers/1", {"text": 5}, 422),
+    ],
+)
+def test_bad_drafts_get_clear_422s_and_lose_nothing(
+    api: Api, container: Container, path: str, body: dict[str, Any], status: int
+) -> None:
+    _, token = signed_up(api, container, "gu@example.com", {"academic_writing": 1})
+    assessment = start(api, token)
+    base = f"/api/assessments/{assessment['id']}"
+    assert api.call("PUT", f"{base}/answers/1", {"text": "kept"}, token=token).status == 200
+    reply = api.call("PUT", base + path, body, token=token)
+    assert reply.status == status and reply.json["error"]["message"]
+    assert api.call("GET", base, token=token).json["assessment"]["answers"]["1"]["text"] == "kept"
+
+
+def test_unknown_modules_and_anonymous_calls_are_refused(api: Api, container: Container) -> None:
+    _, token = signed_up(api, container, "ha@example.com")
+    assert api.call("POST", "/api/assessments", {"module": "cooking"}, token=token).status == 422
+    assert api.call("GET", "/api/assessments").status == 401
+    assert api.call("POST", "/api/assessments", {"module": "academic_writing"}).status == 401
