@@ -55,6 +55,8 @@ MAX_TRANSACTION_OPS = 100
 TRANSACTION_ATTEMPTS = 6
 # How often an Update racing against the replacement of an expired item goes round again before giving up.
 STALE_ATTEMPTS = 5
+# First backoff before retrying a cancelled transaction; doubles with each attempt, with full jitter.
+CONFLICT_BACKOFF_SECONDS = 0.02
 
 BOTO_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -448,7 +450,9 @@ class DynamoStore:
                 retryable = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
                 if any(code in retryable for code in codes) and conflicts < TRANSACTION_ATTEMPTS:
                     conflicts += 1
-                    time.sleep(random.uniform(0, 0.02 * 2**conflicts))  # jitter so contenders spread out
+                    time.sleep(
+                        random.uniform(0, CONFLICT_BACKOFF_SECONDS * 2**conflicts)
+                    )  # jitter so contenders spread out
                     continue
                 raise StoreError(f"DynamoDB TransactWriteItems cancelled: {codes}") from error
             except BotoCoreError as error:
