@@ -1,7 +1,9 @@
 """Endpointing: finds where the candidate starts and stops speaking in 16 kHz audio, in audio sample time.
 
 An energy detector with an adaptive noise floor: a 20 ms frame is voiced when its level is ``threshold_db`` above
-the running floor (and above an absolute minimum). Speech starts after ``onset_ms`` of voice; a pause is reported
+the noise floor (and above an absolute minimum). The floor is a low percentile of the last few seconds of frame
+levels: speech always has quiet gaps between syllables, so the percentile follows the room (a fan, traffic, a noisy
+microphone), not the voice. Speech starts after ``onset_ms`` of voice; a pause is reported
 after ``pause_ms`` of silence (the recogniser may transcribe up to there while we wait), and the turn ends after
 ``hangover_ms`` of silence. Everything counts samples, never the wall clock, so audio fed faster than real time
 (tests, the CLI's ``--fast``) is endpointed exactly as live audio.
@@ -33,6 +35,8 @@ class VadConfig:
     threshold_db: float = 10.0
     min_level_db: float = -48.0
     initial_floor_db: float = -60.0
+    floor_window_ms: int = 3000
+    floor_percentile: float = 10.0
 
     @classmethod
     def for_sensitivity(cls, sensitivity: Sensitivity, sample_rate: int = 16000) -> VadConfig:
@@ -84,6 +88,8 @@ class EnergyVad:
     def __init__(self, config: VadConfig | None = None) -> None:
         self.config = config or VadConfig()
         self.floor_db = self.config.initial_floor_db
+        self._levels = np.zeros(self.config.frames(self.config.floor_window_ms))
+        self._level_count = 0
         self.samples_seen = 0  # samples consumed into whole frames
         self.in_speech = False
         self.last_voiced_end = 0  # sample just after the last voiced frame
@@ -122,9 +128,8 @@ class EnergyVad:
         cfg = self.config
         start = self.samples_seen
         self.samples_seen += cfg.frame_samples
+        self._adapt_floor(level)
         voiced = self.level_is_voice(level)
-        if not voiced:
-            self._adapt_floor(level)
         if voiced:
             if self._voiced_run == 0:
                 self._run_start = start
@@ -154,8 +159,8 @@ class EnergyVad:
             self._voiced_frames = 0
 
     def _adapt_floor(self, level: float) -> None:
-        # Fall fast (a quieter room is trusted at once), rise slowly (about 2 s), so speech cannot raise the floor
-        # in one breath but a fan switched on is learnt.
-        level = max(level, -90.0)
-        rate = 0.3 if level < self.floor_db else 0.01
-        self.floor_db = min(-20.0, self.floor_db + rate * (level - self.floor_db))
+        # Only levels actually heard count, so a noisy microphone is learnt from its first frames.
+        self._levels[self._level_count % self._levels.size] = max(level, -90.0)
+        self._level_count += 1
+        seen = self._levels[: min(self._level_count, self._levels.size)]
+        self.floor_db = min(-20.0, float(np.percentile(seen, self.config.floor_percentile)))

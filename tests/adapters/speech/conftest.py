@@ -1,0 +1,88 @@
+"""Speech test helpers: candidate answers spoken by espeak-ng, and one local engine per test session."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from ieltsprep.adapters.speech.local import LocalSpeechEngine
+from ieltsprep.settings import Settings
+
+RATE = 16000
+
+
+def speak(text: str, *, voice: str = "en-gb", words_per_minute: int = 150) -> np.ndarray:
+    """``text`` spoken by espeak-ng, as 16 kHz 16-bit mono samples (the client's microphone format)."""
+    raw = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "--stdout", text],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    with wave.open(io.BytesIO(raw)) as wav:
+        rate = wav.getframerate()
+        audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+    resampled = soxr.resample(audio, rate, RATE)
+    return (np.clip(resampled, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def trimmed(audio: np.ndarray) -> np.ndarray:
+    """Only the voiced part (espeak-ng pads its output with silence)."""
+    first, last = voiced_span(audio)
+    return audio[first : last + 1]
+
+
+def silence(seconds: float) -> np.ndarray:
+    """Digital silence."""
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+
+def voiced_span(audio: np.ndarray, threshold: int = 300) -> tuple[int, int]:
+    """First and last sample louder than ``threshold`` (where the speech really is)."""
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > threshold)
+    return int(loud[0]), int(loud[-1])
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance over the reference length (case and punctuation ignored)."""
+
+    def words(text: str) -> list[str]:
+        cleaned = "".join(c.lower() if c.isalnum() or c in " '" else " " for c in text)
+        return cleaned.split()
+
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+@pytest.fixture(scope="session")
+def speech_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose data and model cache live in a temporary directory for the whole test session."""
+    root = tmp_path_factory.mktemp("speech")
+    return Settings(stage="local", data_dir=root / "var", model_cache_dir=root / "models", cookie_secure=False)
+
+
+@pytest.fixture(scope="session")
+def local_engine(speech_settings: Settings) -> Iterator[LocalSpeechEngine]:
+    """The local engine with Whisper and the voice loaded once for all slow tests."""
+    engine = LocalSpeechEngine(speech_settings)
+    engine.load()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def data_dir(speech_settings: Settings) -> Path:
+    """Where the session-wide engine keeps its examiner line cache."""
+    return speech_settings.data_dir
