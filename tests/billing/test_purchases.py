@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import asn1
 import jwt
 import pytest
 
@@ -14,6 +15,9 @@ from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
 from ieltsprep.billing import ledger
 from ieltsprep.billing.purchases import CONSUME_PENDING_PK, VERIFICATION_FAILED, Buyer, claim_key
 from ieltsprep.container import Container
+
+if TYPE_CHECKING:
+    from tests.billing.conftest import FakeAppStoreServerApi
 
 PRODUCT = "com.ieltsgenaiprep.academic_writing"
 
@@ -268,3 +272,88 @@ def test_voided_google_purchase_cannot_be_claimed_afterwards(
     _refused(container.purchases.verify(alice, _google_body(transaction)), "cancelled")
     stub = container.store.get(Table.LEDGER, Key(f"PURCHASE#google:{transaction['purchaseToken']}", "CLAIM"))
     assert stub is not None and stub["state"] == "refunded"
+
+
+# --- Apple StoreKit 1 receipts (ios-appstore): the App Store Server API decides ----------------------------------
+def _receipt(transaction_id: str) -> str:
+    """A StoreKit 1 app receipt (PKCS#7 shape) whose in-app purchase carries ``transaction_id``; unsigned, as only
+    the transaction id is read from it (the decision comes from the App Store Server API)."""
+
+    def encoder() -> asn1.Encoder:
+        e = asn1.Encoder()
+        e.start()
+        return e
+
+    def attribute_set(kind: int, value: bytes) -> bytes:
+        e = encoder()
+        e.enter(asn1.Numbers.Set)
+        e.enter(asn1.Numbers.Sequence)
+        e.write(kind, asn1.Numbers.Integer)
+        e.write(1, asn1.Numbers.Integer)
+        e.write(value, asn1.Numbers.OctetString)
+        e.leave()
+        e.leave()
+        return bytes(e.output())
+
+    utf8 = encoder()
+    utf8.write(transaction_id, asn1.Numbers.UTF8String)
+    payload = attribute_set(17, attribute_set(1703, bytes(utf8.output())))
+    e = encoder()
+    e.enter(asn1.Numbers.Sequence)
+    e.write("1.2.840.113549.1.7.2", asn1.Numbers.ObjectIdentifier)
+    e.enter(0, asn1.Classes.Context)
+    e.enter(asn1.Numbers.Sequence)
+    e.write(1, asn1.Numbers.Integer)
+    e.enter(asn1.Numbers.Set)
+    e.leave()
+    e.enter(asn1.Numbers.Sequence)
+    e.write("1.2.840.113549.1.7.1", asn1.Numbers.ObjectIdentifier)
+    e.enter(0, asn1.Classes.Context)
+    e.write(payload, asn1.Numbers.OctetString)
+    for _ in range(5):
+        e.leave()
+    return base64.b64encode(e.output()).decode()
+
+
+def _receipt_body(receipt: str, transaction_id: str) -> dict[str, Any]:
+    return {"transaction": {"type": "ios-appstore", "id": transaction_id, "appStoreReceipt": receipt}}
+
+
+def test_storekit1_receipt_is_credited_from_the_verified_transaction_history(
+    container: Container, apple_store: LocalTestStore, app_store_api: FakeAppStoreServerApi, alice: Buyer
+) -> None:
+    jws, payload = apple_store.apple_transaction(PRODUCT)
+    tid = str(payload["transactionId"])
+    app_store_api.history[tid] = [jws]
+    response = container.purchases.verify(alice, _receipt_body(_receipt(tid), tid))
+    assert response["ok"] is True and response["data"]["collection"][0]["transactionId"] == tid
+    assert _credits(container, alice.id) == 4
+    # The same purchase presented later as a StoreKit 2 JWS is the same claim: nothing more is credited.
+    assert container.purchases.verify(alice, _apple_body(jws))["ok"] is True
+    assert _credits(container, alice.id) == 4
+
+
+def test_storekit1_receipt_unknown_to_apple_is_refused(
+    container: Container, app_store_api: FakeAppStoreServerApi, alice: Buyer
+) -> None:
+    _refused(
+        container.purchases.verify(alice, _receipt_body(_receipt("2000000999"), "2000000999")), "no such transaction"
+    )
+    assert _credits(container, alice.id) == 0
+
+
+def test_storekit1_history_signed_by_a_foreign_chain_is_not_credited(
+    container: Container, apple_store: LocalTestStore, app_store_api: FakeAppStoreServerApi, alice: Buyer
+) -> None:
+    foreign = LocalTestStore(
+        apple_store.directory.parent / "foreign", bundle_id="com.ieltsgenaiprep.app", app_apple_id=None
+    )
+    jws, payload = foreign.apple_transaction(PRODUCT)
+    tid = str(payload["transactionId"])
+    app_store_api.history[tid] = [jws]
+    _refused(container.purchases.verify(alice, _receipt_body(_receipt(tid), tid)), "not in this customer's")
+    assert _credits(container, alice.id) == 0
+
+
+def test_garbage_receipt_is_refused(container: Container, app_store_api: FakeAppStoreServerApi, alice: Buyer) -> None:
+    _refused(container.purchases.verify(alice, _receipt_body("bm90IGEgcmVjZWlwdA==", "1")), "not a valid receipt")

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 JOBS: dict[str, str] = {
     "purge_expired": "ieltsprep.edges.jobs:purge_expired",
     "score_writing": "ieltsprep.assessments.jobs:score_writing",
+    "sweep_google_voided": "ieltsprep.billing.jobs:sweep_google_voided",
+    "retry_google_consumes": "ieltsprep.billing.jobs:retry_google_consumes",
 }
 
 Job = Callable[["Container", dict[str, Any]], dict[str, Any]]

@@ -205,7 +205,7 @@ class AppleServerApi:
 
     def transaction_history(self, any_transaction_id: str) -> list[str]:
         """Every signed transaction of the customer who owns ``any_transaction_id`` (production first, then sandbox)."""
-        last: Exception = StoreRejected("transaction not found")
+        last: Exception = StoreRejected("the App Store has no such transaction")
         for environment in (Environment.PRODUCTION.value, Environment.SANDBOX.value):
             client = self._clients[environment]
             signed: list[str] = []
