@@ -127,10 +127,10 @@ class Container:
     # --- assessments ------------------------------------------------------------------------------------------
     @cached_property
     def question_bank(self) -> QuestionBank:
-        """Writing (and speaking) questions from the CONTENT table; loaded from the package on first local use."""
+        """Writing (and speaking) questions from the CONTENT table; loaded from the package when absent or outdated."""
         from ieltsprep.assessments.questionbank import QuestionBank
 
-        return QuestionBank(self.store, auto_load=self.settings.is_local)
+        return QuestionBank(self.store, auto_load=True)
 
     @cached_property
     def assessments(self) -> AssessmentService:

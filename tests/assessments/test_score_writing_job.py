@@ -28,3 +28,10 @@ def test_a_job_without_ids_is_rejected(container: Container) -> None:
 def test_a_job_for_an_unknown_assessment_reports_it_missing(container: Container) -> None:
     out = jobs.run(container, {"job": "score_writing", "user_id": "u1", "assessment_id": "nope"})
     assert out["result"] == {"assessment_id": "nope", "status": "missing"}
+
+
+def test_load_questions_job_loads_the_named_banks(container: Container) -> None:
+    out = jobs.run(container, {"job": "load_questions", "banks": ["writing/task2"]})
+    assert out["result"] == {"loaded": {"writing/task2": 24}}
+    with pytest.raises(ValidationFailed, match="unknown bank"):
+        jobs.run(container, {"job": "load_questions", "banks": ["writing/none"]})

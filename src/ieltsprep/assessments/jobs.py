@@ -19,3 +19,16 @@ def score_writing(container: Container, payload: dict[str, Any]) -> dict[str, An
     if item is None:
         return {"assessment_id": assessment_id, "status": "missing"}
     return {"assessment_id": assessment_id, "status": item["status"]}
+
+
+def load_questions(container: Container, payload: dict[str, Any]) -> dict[str, Any]:
+    """Copy the packaged question banks into the CONTENT table (run after a deploy; ``banks`` limits it)."""
+    from ieltsprep.assessments.questionbank import ContentError, load_all
+
+    banks = payload.get("banks")
+    if banks is not None and not (isinstance(banks, list) and all(isinstance(b, str) for b in banks)):
+        raise ValidationFailed("banks must be a list of bank names", code="bad_job")
+    try:
+        return {"loaded": load_all(container.store, banks)}
+    except ContentError as exc:
+        raise ValidationFailed(str(exc), code="bad_job") from exc

@@ -175,7 +175,11 @@ def _spread(user_id: str, question_id: str) -> str:
 
 
 class QuestionBank:
-    """Serves questions from the store, loading the packaged banks on first use in the local stage."""
+    """Serves questions from the store; with ``auto_load`` a bank absent or older than its packaged file is loaded.
+
+    The container turns ``auto_load`` on in every stage, so a deployment brings its questions with it; without it
+    (an operator-managed table) a missing bank is 503 ``content_not_loaded``.
+    """
 
     def __init__(self, store: Store, *, auto_load: bool, clock: Any = time.monotonic) -> None:
         self._store = store
@@ -184,7 +188,7 @@ class QuestionBank:
         self._cache: dict[str, tuple[float, list[BaseModel]]] = {}
 
     def ensure_loaded(self, name: str) -> None:
-        """Make sure bank ``name`` is in the store (loading it locally when absent or outdated)."""
+        """Make sure bank ``name`` is in the store (loading it when absent or outdated, with ``auto_load``)."""
         bank = self._bank(name)
         meta = self._store.get(Table.CONTENT, Key(bank_pk(name), "META"))
         if self._auto_load:

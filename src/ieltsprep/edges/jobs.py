@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 JOBS: dict[str, str] = {
     "purge_expired": "ieltsprep.edges.jobs:purge_expired",
     "score_writing": "ieltsprep.assessments.jobs:score_writing",
+    "load_questions": "ieltsprep.assessments.jobs:load_questions",
     "sweep_google_voided": "ieltsprep.billing.jobs:sweep_google_voided",
     "retry_google_consumes": "ieltsprep.billing.jobs:retry_google_consumes",
 }
