@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     if not container.settings.is_local:
         raise SystemExit("ieltsprep serve runs the local stage only (IELTSPREP_STAGE=local)")
     container.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = container.store  # open (and migrate) the store now, not on the first request
+    logging.getLogger(__name__).info("store %s ready under %s", type(store).__name__, container.settings.data_dir)
     try:
         serve(container, args.host, args.port)
     finally:

@@ -36,7 +36,8 @@ def connections_route(
         if not request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256"):
             return _error(403, "ForbiddenException", "Missing Authentication Token")
         connection = registry.get(request.match_info["connection_id"])
-        if connection is None or connection.socket.closed:
+        # Like API Gateway, a connection is gone until its upgrade completes and after it closes.
+        if connection is None or not connection.socket.prepared or connection.socket.closed:
             return _error(410, "GoneException", None)
         if request.method == "POST":
             data = await request.read()

@@ -66,11 +66,12 @@ def build_http_event(request: web.BaseRequest, body: bytes) -> dict[str, Any]:
     headers = _joined_headers(request)
     cookie_header = headers.pop("cookie", None)
     host = headers.get("host", "127.0.0.1")
-    raw_query = request.rel_url.raw_query_string
+    # As sent on the request line (percent-encoding intact), like API Gateway's rawPath and rawQueryString.
+    raw_path, _, raw_query = request.raw_path.partition("?")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": request.path,
+        "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": {

@@ -158,9 +158,14 @@ def ws_route(
             # API Gateway refuses the upgrade with the handler's status (401/403 for a bad token).
             return web.json_response({"message": "Forbidden" if status == 403 else "Unauthorized"}, status=status)
         socket = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True, heartbeat=None)
-        await socket.prepare(request)
         connection = LiveConnection(connection_id, socket, source_ip(request), request.headers.get("User-Agent", ""))
+        # Registered before the 101 goes out, so the client never sees itself connected yet unknown to @connections.
         registry[connection_id] = connection
+        try:
+            await socket.prepare(request)
+        except Exception:
+            registry.pop(connection_id, None)
+            raise
         close_status, close_reason = await _pump(invoke, request, connection)
         registry.pop(connection_id, None)
         if not socket.closed:
