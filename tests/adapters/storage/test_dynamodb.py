@@ -161,3 +161,51 @@ def test_a_condition_failure_wins_over_a_conflict_and_is_not_retried(dynamodb_cl
             store.transact(_ops())
         stubber.assert_no_pending_responses()
     assert failure.value.index == 1
+
+
+STALE_ITEM = {"pk": {"S": "USER#1"}, "sk": {"S": "RATE"}, "count": {"N": "9"}, "expires_at": {"N": "1"}}
+
+
+def test_an_expired_item_revived_during_a_transaction_is_updated_not_replaced(dynamodb_client: Any) -> None:
+    store = DynamoStore(dynamodb_client, {t: t.value for t in Table})
+    kinds: list[str] = []
+    dynamodb_client.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems",
+        lambda params, **_: kinds.append(next(iter(params["TransactItems"][0]))),
+    )
+    ops = [
+        Update(Table.SESSIONS, Key("USER#1", "RATE"), add={"count": 1}),
+        Put(Table.USERS, {"pk": "USER#1", "sk": "PROFILE"}),
+    ]
+    with Stubber(dynamodb_client) as stubber:
+        # 1: the Update meets the expired item; 2: its replacement finds the item revived; 3: the Update goes through.
+        stubber.add_client_error(
+            "transact_write_items",
+            service_error_code="TransactionCanceledException",
+            http_status_code=400,
+            modeled_fields={
+                "CancellationReasons": [{"Code": "ConditionalCheckFailed", "Item": STALE_ITEM}, {"Code": "None"}]
+            },
+        )
+        _cancelled(stubber, "ConditionalCheckFailed", "None")
+        stubber.add_response("transact_write_items", {})
+        store.transact(ops)
+        stubber.assert_no_pending_responses()
+    assert kinds == ["Update", "Put", "Update"]
+
+
+def test_an_expired_item_revived_during_an_update_is_updated_not_replaced(dynamodb_client: Any) -> None:
+    store = DynamoStore(dynamodb_client, {t: t.value for t in Table})
+    with Stubber(dynamodb_client) as stubber:
+        stubber.add_client_error(
+            "update_item",
+            service_error_code="ConditionalCheckFailedException",
+            http_status_code=400,
+            modeled_fields={"Item": STALE_ITEM},
+        )
+        stubber.add_client_error("put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
+        revived = {"pk": {"S": "USER#1"}, "sk": {"S": "RATE"}, "count": {"N": "2"}}
+        stubber.add_response("update_item", {"Attributes": revived})
+        after = store.update(Update(Table.SESSIONS, Key("USER#1", "RATE"), add={"count": 1}))
+        stubber.assert_no_pending_responses()
+    assert after == {"pk": "USER#1", "sk": "RATE", "count": 2}

@@ -439,12 +439,20 @@ class DynamoStore:
                 reasons = list(error.response.get("CancellationReasons", []))
                 codes = [str(reason.get("Code", "None")) for reason in reasons]
                 stale = self._expired_updates(ops, reasons, replacements)
-                failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed" and i not in stale]
+                # A replacement whose item was revived meanwhile goes back to being the Update it stands for.
+                revived = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed" and i in replacements]
+                failed = [
+                    i
+                    for i, code in enumerate(codes)
+                    if code == "ConditionalCheckFailed" and i not in stale and i not in replacements
+                ]
                 if failed:
                     raise ConditionFailed(
                         f"transaction condition failed at operation {failed[0]}", index=failed[0]
                     ) from error
-                if stale:
+                if stale or revived:
+                    for i in revived:
+                        del replacements[i]
                     replacements.update(stale)
                     continue
                 retryable = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
