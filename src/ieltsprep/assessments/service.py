@@ -7,9 +7,11 @@ Scoring never runs inside an HTTP request: ``submit`` only flips the status and 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -61,13 +63,10 @@ def public(item: Item, *, summary: bool = False) -> dict[str, Any]:
         if item.get(key):
             out[key] = item[key]
     if "tasks" in item:
-        tasks = item["tasks"]
-        if summary:
-            tasks = [
-                {**task, "chart": {k: v for k, v in task["chart"].items() if k != "svg"}} if "chart" in task else task
-                for task in tasks
-            ]
-        out["tasks"] = tasks
+        out["tasks"] = [
+            task if summary or "chart" not in task else {**task, "chart": drawn(task["chart"], task["question_id"])}
+            for task in item["tasks"]
+        ]
         answers = item.get("answers") or {}
         out["answers"] = (
             {task: {k: v for k, v in answer.items() if k != "text"} for task, answer in answers.items()}
@@ -84,14 +83,26 @@ def public(item: Item, *, summary: bool = False) -> dict[str, Any]:
 
 
 def chart_object(question: AcademicTask1Item) -> dict[str, Any]:
-    """The ``chart`` of an Academic Task 1: its data and the platform's SVG drawing of it."""
+    """The stored ``chart`` of an Academic Task 1: its data (the SVG is drawn from it when read, see ``drawn``)."""
     chart = question.chart
-    return {
-        "type": chart.type,
-        "title": chart.title,
-        "data": chart.model_dump(mode="json", exclude={"type", "title"}),
-        "svg": render_svg(chart, id_prefix=f"chart-{question.id}"),
-    }
+    return {"type": chart.type, "title": chart.title, "data": chart.model_dump(mode="json", exclude={"type", "title"})}
+
+
+def chart_model(stored: dict[str, Any]) -> Chart:
+    """The validated chart of a stored ``chart`` object."""
+    return Chart.model_validate({"type": stored["type"], "title": stored["title"], **stored["data"]})
+
+
+def drawn(stored: dict[str, Any], question_id: str) -> dict[str, Any]:
+    """The stored chart with its SVG drawing added."""
+    return {**stored, "svg": _svg(json.dumps(stored, sort_keys=True), question_id)}
+
+
+@lru_cache(maxsize=64)
+def _svg(stored_json: str, question_id: str) -> str:
+    # Assessments store the data, not the drawing (items stay small, lists stay fast); the drawing of the same data is
+    # always the same, so a warm process draws each question once.
+    return render_svg(chart_model(json.loads(stored_json)), id_prefix=f"chart-{question_id}")
 
 
 def task_object(task: int, question: BaseModel) -> dict[str, Any]:
@@ -400,11 +411,7 @@ def writing_tasks(item: Item) -> list[WritingTask]:
     tasks = []
     for task in item["tasks"]:
         chart = task.get("chart")
-        facts = (
-            Chart.model_validate({"type": chart["type"], "title": chart["title"], **chart["data"]}).facts()
-            if chart
-            else []
-        )
+        facts = chart_model(chart).facts() if chart else []
         tasks.append(
             WritingTask(
                 task=int(task["task"]),
