@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -163,3 +164,32 @@ def test_openapi_document_is_served_with_title_version_and_the_account_paths(api
         assert methods <= set(document["paths"][path]), path
     register = document["paths"]["/api/auth/register"]["post"]["requestBody"]["content"]["application/json"]
     assert register["schema"]
+
+
+# Every method and path of the HTTP table of docs/API.md (the binding contract).
+API_MD_PATHS = {
+    ("get", "/api/health"),
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/me"),
+    ("get", "/api/me/export"),
+    ("delete", "/api/me"),
+    ("get", "/api/products"),
+    ("post", "/api/purchases/verify"),
+    ("post", "/api/purchases/apple/notifications"),
+    ("post", "/api/purchases/google/notifications"),
+    ("post", "/api/assessments"),
+    ("get", "/api/assessments"),
+    ("get", "/api/assessments/{}"),
+    ("put", "/api/assessments/{}/answers/{}"),
+    ("post", "/api/assessments/{}/submit"),
+    ("post", "/api/dev/test-store/transactions"),
+    ("post", "/api/dev/test-store/notifications"),
+}
+
+
+def test_openapi_document_lists_every_api_md_path(api: Api) -> None:
+    paths = api.call("GET", "/api/openapi.json").json["paths"]
+    served = {(method, re.sub(r"\{[^}]+\}", "{}", path)) for path, item in paths.items() for method in item}
+    assert API_MD_PATHS - served == set()
