@@ -13,6 +13,7 @@ from ieltsprep.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from ieltsprep.accounts.service import AccountService
+    from ieltsprep.adapters.speech.port import SpeechEngine
     from ieltsprep.adapters.storage.port import Store
     from ieltsprep.adapters.stores.apple import AppleServerApi, AppleVerifier
     from ieltsprep.adapters.stores.google import GooglePlay, PubSubTokenVerifier
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ieltsprep.edges.connections import Connections
     from ieltsprep.edges.invoke import Invoker
     from ieltsprep.scoring.port import WritingScorer
+    from ieltsprep.speaking.scoring import SpeakingScorer
 
 
 class Container:
@@ -138,6 +140,20 @@ class Container:
         from ieltsprep.assessments.wiring import build_assessments
 
         return build_assessments(self)
+
+    @cached_property
+    def speech_engine(self) -> SpeechEngine:
+        """The speech engine of the speaking worker (local models or Nova Sonic), shared by its sessions."""
+        from ieltsprep.edges.worker import build_speech_engine
+
+        return build_speech_engine(self.settings)
+
+    @cached_property
+    def speaking_scorer(self) -> SpeakingScorer:
+        """The configured speaking scorer (local or bedrock)."""
+        from ieltsprep.speaking.scoring import build_speaking_scorer
+
+        return build_speaking_scorer(self.settings)
 
     def close(self) -> None:
         """Release what the services hold (connections, models)."""

@@ -1,0 +1,166 @@
+"""The speaking worker over the local gateway's real WebSocket, with a model-free speech engine.
+
+The client is ``ieltsprep speak``'s own; the speech engine is the test fake of tests/speech_fakes.py (the real local
+engine runs in tests/speaking/test_speaking_e2e.py, marked slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from ieltsprep.billing import ledger
+from ieltsprep.container import Container
+from ieltsprep.edges.gateway.server import BackgroundServer
+from ieltsprep.settings import Settings
+from ieltsprep.speaking.cli import SpeakingClient, create_assessment
+from ieltsprep.speaking.sessions import SpeakingStore
+from speech_fakes import FakeSpeechEngine, tone
+
+ANSWERS = [
+    "My name is Anna Smith and people call me Anna",
+    "I come from Leeds which is a city in the north of England",
+    "I play football every weekend because it keeps me fit and I enjoy it",
+    "Yes I did and I was in the school team for three years",
+    "I would like to try climbing because it looks exciting and challenging",
+    "My teacher helped me when I was preparing for my final exams at school",
+    "We still meet sometimes for coffee and talk about the old days",
+    "People find it hard because they do not want to look weak in front of others",
+    "I think schools should teach this because it builds a sense of community",
+    "Probably yes because people are busier and they move house more often",
+    "Family help is personal while professionals have training and experience",
+    "I think governments should pay them because caring is real work",
+]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Local settings with every speaking time limit shortened fifty times."""
+    return Settings(
+        stage="local", data_dir=tmp_path / "var", cookie_secure=False, test_store_enabled=True, speaking_time_scale=0.02
+    )
+
+
+def _candidate(container: Container) -> tuple[str, str]:
+    user = container.accounts.register(
+        "speaker@example.com", "correct horse battery staple", terms=True, age_16_plus=True
+    )
+    ledger.grant(container.store, user.id, "academic_speaking", 4, source="operator", idempotency_key="test")
+    return user.id, container.accounts.login("speaker@example.com", "correct horse battery staple").token
+
+
+def _run_test(server: BackgroundServer, token: str, answers: int = 12, speed: float = 4.0):  # type: ignore[no-untyped-def]
+    async def main():  # type: ignore[no-untyped-def]
+        assessment_id = await create_assessment(server.base_url, token, "academic_speaking")
+        client = SpeakingClient(
+            server.base_url, token, [tone(1.0)] * answers, speed=speed, chunk_ms=250, trailing_silence=0.5, timeout=90
+        )
+        return await client.run(assessment_id)
+
+    return asyncio.run(main())
+
+
+def test_a_whole_test_runs_through_the_worker_and_is_scored(
+    live_server: BackgroundServer, container: Container
+) -> None:
+    engine = FakeSpeechEngine(ANSWERS)
+    container.__dict__["speech_engine"] = engine
+    user_id, token = _candidate(container)
+    run = _run_test(live_server, token)
+    container.invoker.drain(30)
+
+    assert run.completed, run.errors
+    assert run.transcript[0] == {
+        "role": "examiner",
+        "text": "Good morning. My name is Maya. Can you tell me your full name, please?",
+    }
+    assert run.transcript[1] == {"role": "candidate", "text": ANSWERS[0]}
+    phases = [(s["part"], s["phase"]) for s in run.states]
+    for expected in [(1, "intro"), (1, "question"), (2, "prep"), (2, "talk"), (3, "discussion"), (3, "closing")]:
+        assert expected in phases
+    assert all(len(json.dumps({"type": "audio", "seq": 0, "data": ""})) < 32 * 1024 for _ in run.examiner_lines)
+    assessment = run.result
+    assert assessment is not None and assessment["status"] == "scored"
+    result = assessment["result"]
+    assert result["engine"] == "local"
+    assert set(result["criteria"]) == {
+        "fluency_coherence",
+        "lexical_resource",
+        "grammatical_range_accuracy",
+        "pronunciation",
+    }
+    assert result["metrics"]["speech_rate_wpm"] > 0
+    assert [t["role"] for t in result["transcript"][:2]] == ["examiner", "candidate"]
+    stored = SpeakingStore(container.store).turns(user_id, run.assessment_id)
+    assert [t.text for t in stored if t.role == "candidate"] == [
+        m["text"] for m in run.transcript if m["role"] == "candidate"
+    ]
+    session = SpeakingStore(container.store).get(run.assessment_id)
+    assert session is not None and session.finished
+    assert set(engine.prepared) >= {q for q in assessment["parts"][2]["questions"]}
+    assert engine.sessions[0].closed
+
+
+def test_no_candidate_audio_reaches_disk_store_or_logs(
+    live_server: BackgroundServer, container: Container, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    container.__dict__["speech_engine"] = FakeSpeechEngine(ANSWERS)
+    user_id, token = _candidate(container)
+    run = _run_test(live_server, token, answers=4)
+    container.invoker.drain(30)
+    assert run.audio_seconds_sent > 5
+    answer = tone(1.0)
+    # Any stored or logged fragment of the candidate's audio would contain this run of samples, raw or in base64.
+    raw_probe = answer[3200:3264]
+    b64_probe = base64.b64encode(answer[3000:3300]).decode()[8:72]
+    b64_any = re.compile(r"[A-Za-z0-9+/]{400,}")
+    for path in settings.data_dir.rglob("*"):
+        if path.is_file() and "speech-cache" not in path.parts:
+            data = path.read_bytes()
+            assert raw_probe not in data, path
+            assert b64_probe.encode() not in data, path
+    from ieltsprep.adapters.storage.port import Table
+
+    for table in Table:
+        for item in container.store.query(table, f"USER#{user_id}"):
+            text = json.dumps(item)
+            assert b64_probe not in text and not b64_any.search(text), item.get("sk")
+    assert b64_probe not in caplog.text and not b64_any.search(caplog.text)
+
+
+def test_stop_scores_what_was_said(live_server: BackgroundServer, container: Container) -> None:
+    container.__dict__["speech_engine"] = FakeSpeechEngine(ANSWERS)
+    _, token = _candidate(container)
+    run = _run_test(live_server, token, answers=3)  # the client sends stop when its answers run out
+    container.invoker.drain(30)
+    assert run.completed
+    assert run.transcript[-1]["text"] == "Thank you. We will stop the test here."
+    assert run.result is not None and run.result["status"] == "scored"
+    candidate_turns = [t for t in run.result["result"]["transcript"] if t["role"] == "candidate"]
+    assert [t["text"] for t in candidate_turns] == ANSWERS[:3]
+
+
+def test_a_bad_invocation_payload_is_rejected_without_running(container: Container) -> None:
+    from ieltsprep.edges.worker import run
+
+    assert run(container, {"assessment_id": "a1"}) == {"status": "rejected"}
+
+
+def test_audio_is_put_back_in_seq_order() -> None:
+    from ieltsprep.edges.worker import AudioReorderer
+
+    reorder = AudioReorderer(window=2)
+    assert reorder.push(0, "a") == ["a"]
+    assert reorder.push(2, "c") == []
+    assert reorder.push(1, "b") == ["b", "c"]
+    assert reorder.push(1, "b") == []  # a late duplicate
+    assert reorder.push(4, "e") == []
+    assert reorder.push(5, "f") == []
+    assert reorder.push(6, "g") == ["e", "f", "g"]  # 3 was lost: given up once the window overflowed
