@@ -77,6 +77,15 @@ _SAY_PREFIX = "Say exactly the following words, word for word, and nothing else:
 _SAY_RE = re.compile(r"^Say exactly the following words, word for word, and nothing else: <<(?P<line>.*)>>$", re.S)
 
 
+# Appended by the Nova Sonic engine to the controller's system prompt, so the model speaks our script verbatim.
+EXAMINER_RULES = (
+    "You are the voice of an IELTS Speaking examiner. Use British English as your language for your responses. "
+    "You never decide what to say yourself. When you receive a message of the form "
+    f"'{_SAY_PREFIX}<<...>>', speak exactly the words between << and >>, word for word, and nothing else. "
+    "When the candidate speaks, listen and do not reply until you receive the next such message."
+)
+
+
 class ProtocolError(ValueError):
     """An input event that breaks the Nova Sonic protocol (what Bedrock answers with a ValidationException)."""
 
@@ -802,6 +811,15 @@ class OutputTracker:
         self._blocks: dict[str, _Block] = {}
         self._sample_rate = 24000
         self._interruption_reported = False
+
+    @property
+    def busy(self) -> bool:
+        """True while an output block is open (the model is mid-transcript, mid-speech or mid-tool call)."""
+        return bool(self._blocks)
+
+    def abandon_open_blocks(self) -> None:
+        """Forget blocks a failed stream left open (a new stream never closes them)."""
+        self._blocks.clear()
 
     def feed(self, event: Mapping[str, Any]) -> list[TurnEvent]:
         """Process one raw output event."""
