@@ -176,9 +176,10 @@ class AssessmentService:
             if self._speaking_parts is None:
                 raise ServiceUnavailable("speaking content is not available", code="content_not_loaded")
             item["parts"] = self._speaking_parts(user_id)
+        put = self.repository.new_item_op(item)
         ops = [
             *ledger.consume_credit_ops(user_id, module, assessment_id),
-            self.repository.new_item_op(item),
+            put,
             *self.questions.seen_ops(user_id, seen),
         ]
         try:
@@ -191,7 +192,7 @@ class AssessmentService:
                 raise PaymentRequired(f"no {module} credits left; buy a pack to start a new assessment") from exc
             raise Conflict("the assessment could not be created; try again", code="retry") from exc
         logger.info("assessment %s created (%s)", assessment_id, module)
-        return self.repository.get(user_id, assessment_id)
+        return dict(put.item)
 
     # --- reading ----------------------------------------------------------------------------------------------
     def list(self, user_id: str) -> list[Item]:

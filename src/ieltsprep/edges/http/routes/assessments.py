@@ -44,19 +44,21 @@ def create_assessment(body: CreateAssessmentRequest) -> Response[str]:
     return _json(201, {"assessment": public(item)})
 
 
+# The read routes answer with a ready JSON body: returning the dict would make Powertools walk every nested value
+# through its encoder, which costs more than the store read for a long history.
 @router.get("/api/assessments")
-def list_assessments() -> dict[str, Any]:
+def list_assessments() -> Response[str]:
     """The caller's assessments, newest first (chart drawings and draft texts left out)."""
     user = current_user(router)
     items = container_of(router).assessments.list(user.id)
-    return {"assessments": [public(item, summary=True) for item in items]}
+    return _json(200, {"assessments": [public(item, summary=True) for item in items]})
 
 
 @router.get("/api/assessments/<assessment_id>")
-def get_assessment(assessment_id: str) -> dict[str, Any]:
+def get_assessment(assessment_id: str) -> Response[str]:
     """One of the caller's assessments, with drafts and result; 404 for anyone else's."""
     user = current_user(router)
-    return {"assessment": public(container_of(router).assessments.get(user.id, assessment_id))}
+    return _json(200, {"assessment": public(container_of(router).assessments.get(user.id, assessment_id))})
 
 
 @router.put("/api/assessments/<assessment_id>/answers/<task>")
