@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ieltsprep.errors import ValidationFailed
+from ieltsprep.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from ieltsprep.container import Container
@@ -15,7 +15,10 @@ def score_writing(container: Container, payload: dict[str, Any]) -> dict[str, An
     user_id, assessment_id = payload.get("user_id"), payload.get("assessment_id")
     if not isinstance(user_id, str) or not user_id or not isinstance(assessment_id, str) or not assessment_id:
         raise ValidationFailed("score_writing needs a user_id and an assessment_id", code="bad_job")
-    item = container.assessments.score_writing(user_id, assessment_id, lambda: container.writing_scorer)
+    try:
+        item = container.assessments.score_writing(user_id, assessment_id, lambda: container.writing_scorer)
+    except NotFound:
+        item = None  # the account was deleted while the essay was being scored: nothing left to store
     if item is None:
         return {"assessment_id": assessment_id, "status": "missing"}
     return {"assessment_id": assessment_id, "status": item["status"]}
