@@ -169,3 +169,30 @@ def test_set_tester_flags_the_account(accounts: AccountService) -> None:
     assert accounts.get_user(user.id).is_tester is True
     with pytest.raises(NotFound):
         accounts.set_tester("nope", True)
+
+
+def test_concurrent_registrations_of_one_email_create_exactly_one_account(accounts: AccountService) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(i: int) -> str:
+        try:
+            accounts.register("race@example.com", f"password number {i}", terms=True, age_16_plus=True)
+        except Conflict:
+            return "conflict"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(attempt, range(4)))
+    assert outcomes == ["conflict", "conflict", "conflict", "created"]
+    user = accounts.find_by_email("race@example.com")
+    assert user is not None
+    winner = next(i for i in range(4) if _logs_in(accounts, f"password number {i}"))
+    assert accounts.login("race@example.com", f"password number {winner}").user == user
+
+
+def _logs_in(accounts: AccountService, password: str) -> bool:
+    try:
+        accounts.login("race@example.com", password)
+    except Unauthorized:
+        return False
+    return True

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import pytest
 from apiclient import PASSWORD, Api
@@ -28,16 +30,21 @@ def _observed_api(container: Container) -> tuple[Api, Observability]:
     return Api(ObservedApp()), observability  # type: ignore[arg-type]
 
 
-def test_each_request_logs_one_json_line_with_status_and_no_secrets(
-    container: Container, capsys: pytest.CaptureFixture[str]
-) -> None:
-    api, _ = _observed_api(container)
+def test_each_request_logs_one_json_line_with_status_and_no_secrets(container: Container) -> None:
+    api, observability = _observed_api(container)
     api.register("a@example.com")
     token = api.login("a@example.com").json["token"]
-    capsys.readouterr()
-    api.call("GET", "/api/me", token=token)
-    api.login("a@example.com", "wrong password")
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    # Powertools keeps the first stream its service logger was given; point it at a buffer for this test.
+    handler = observability.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        api.call("GET", "/api/me", token=token)
+        api.login("a@example.com", "wrong password")
+    finally:
+        handler.setStream(previous)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
     assert [(line["message"], line["status"], line["path"]) for line in lines] == [
         ("request", 200, "/api/me"),
         ("request", 401, "/api/auth/login"),

@@ -106,6 +106,7 @@ def create_app(container: Container) -> HttpApp:
         allow_origin=origins[0] if origins else "",
         extra_origins=origins[1:],
         allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["Retry-After"],  # so a cross-origin app can honour a 429
         allow_credentials=True,
         max_age=600,
     )
