@@ -510,3 +510,18 @@ def test_concurrent_conditional_decrements_never_overdraw(store: Store, via: str
     if via == "transact":
         entries = store.query(Table.LEDGER, USER, sk_prefix="ENTRY#")
         assert sorted(int(e["sk"][6:]) for e in entries) == sorted(successes)
+
+
+def test_conditions_compare_structured_values_and_mixed_number_types(store: Store) -> None:
+    put(store, "S", tags=["a", "b"], meta={"k": 1}, score=2)
+    same = Condition(equals={"tags": ["a", "b"], "meta": {"k": 1}, "score": 2.0})
+    store.update(Update(Table.USERS, Key(USER, "S"), set={"ok": True}, condition=same))
+    with pytest.raises(ConditionFailed):
+        store.update(
+            Update(Table.USERS, Key(USER, "S"), set={"ok": False}, condition=Condition(equals={"tags": ["b", "a"]}))
+        )
+    with pytest.raises(ConditionFailed):
+        store.update(
+            Update(Table.USERS, Key(USER, "S"), set={"ok": False}, condition=Condition(not_equals={"meta": {"k": 1}}))
+        )
+    assert store.get(Table.USERS, Key(USER, "S"))["ok"] is True  # type: ignore[index]
