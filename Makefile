@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml requirements/models.txt
 	$(BIN)/python -m pip install -q -e '.[local,dev]'
 	touch $@
 
+# The local test store (signed StoreKit 2 transactions, a loopback Play API) is on unless switched off.
 serve: $(STAMP)
-	$(BIN)/ieltsprep serve --host $(HOST) --port $(PORT)
+	IELTSPREP_TEST_STORE=$${IELTSPREP_TEST_STORE:-true} $(BIN)/ieltsprep serve --host $(HOST) --port $(PORT)
 
 # Debian packages the tests need: a browser for the end-to-end tests, espeak-ng and sox for speech.
 system-deps:
