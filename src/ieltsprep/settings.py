@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(30 * 24 * 3600, validation_alias=_env("IELTSPREP_SESSION_TTL_SECONDS"))
     cookie_secure: bool = Field(True, validation_alias=_env("IELTSPREP_COOKIE_SECURE"))
     login_attempts_per_window: int = Field(10, validation_alias=_env("IELTSPREP_LOGIN_ATTEMPTS"))
+    # Per source IP, across emails: higher, because a school or office shares one address.
+    login_ip_attempts_per_window: int = Field(60, validation_alias=_env("IELTSPREP_LOGIN_IP_ATTEMPTS"))
     register_attempts_per_window: int = Field(20, validation_alias=_env("IELTSPREP_REGISTER_ATTEMPTS"))
     rate_limit_window_seconds: int = Field(300, validation_alias=_env("IELTSPREP_RATE_LIMIT_WINDOW"))
     password_time_cost: int = Field(2, ge=1, validation_alias=_env("IELTSPREP_PASSWORD_TIME_COST"))

@@ -24,6 +24,7 @@ def settings(tmp_path: Path) -> Settings:
         password_time_cost=1,
         password_memory_kib=8 * 1024,
         login_attempts_per_window=5,
+        login_ip_attempts_per_window=7,
         register_attempts_per_window=3,
     )
 

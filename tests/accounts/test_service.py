@@ -142,7 +142,7 @@ def test_login_is_rate_limited_per_email_across_ips(accounts: AccountService) ->
 
 
 def test_login_is_rate_limited_per_source_ip_across_emails(accounts: AccountService) -> None:
-    for n in range(5):
+    for n in range(7):  # login_ip_attempts_per_window in tests/accounts/conftest.py
         with pytest.raises(Unauthorized):
             accounts.login(f"user{n}@example.com", PASSWORD, source_ip="198.51.100.1")
     with pytest.raises(RateLimited):

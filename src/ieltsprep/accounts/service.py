@@ -93,14 +93,15 @@ class AccountService:
     def login(self, email: str, password: str, *, source_ip: str | None = None) -> LoginSession:
         """A new session for valid credentials; Unauthorized ``invalid_credentials`` otherwise (same timing)."""
         window = self._settings.rate_limit_window_seconds
-        limit = self._settings.login_attempts_per_window
         if source_ip:
-            self._limiter.hit("login-ip", source_ip, limit=limit, window_seconds=window)
+            ip_limit = self._settings.login_ip_attempts_per_window
+            self._limiter.hit("login-ip", source_ip, limit=ip_limit, window_seconds=window)
         try:
             normalised = normalise_email(email)
         except ValidationFailed:
             self.passwords.burn(password[:MAX_LENGTH])
             raise _invalid_credentials() from None
+        limit = self._settings.login_attempts_per_window
         self._limiter.hit("login-email", normalised, limit=limit, window_seconds=window)
         user = self.verify_credentials(normalised, password)
         return self._open_session(user)

@@ -193,3 +193,10 @@ def test_openapi_document_lists_every_api_md_path(api: Api) -> None:
     paths = api.call("GET", "/api/openapi.json").json["paths"]
     served = {(method, re.sub(r"\{[^}]+\}", "{}", path)) for path, item in paths.items() for method in item}
     assert API_MD_PATHS - served == set()
+
+
+@pytest.mark.parametrize(("method", "path", "raw"), [("GET", "/api/health", None), ("POST", "/api/auth/login", "{")])
+def test_every_response_forbids_caching_and_sniffing(api: Api, method: str, path: str, raw: str | None) -> None:
+    reply = api.call(method, path, raw=raw)
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["x-content-type-options"] == "nosniff"

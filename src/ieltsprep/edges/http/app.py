@@ -17,6 +17,8 @@ from ieltsprep.errors import AppError, PayloadTooLarge
 
 OPENAPI_PATH = "/api/openapi.json"
 OPENAPI_TITLE = "IELTS GenAI Prep API"
+# API responses carry personal data: no shared or browser caching, no content sniffing.
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 class BadJson(AppError):
@@ -76,10 +78,15 @@ class HttpApp(APIGatewayHttpResolver):
         except AppError as exc:
             return self._rejection(event, exc)
         self.append_context(container=self.container)
-        return super().resolve(event, context)
+        response = super().resolve(event, context)
+        headers = response.setdefault("headers", {})
+        for name, value in SECURITY_HEADERS.items():
+            if not any(key.lower() == name.lower() for key in headers):
+                headers[name] = value
+        return response
 
     def _rejection(self, event: dict[str, Any], exc: AppError) -> dict[str, Any]:
-        headers = {"Content-Type": content_types.APPLICATION_JSON}
+        headers = {"Content-Type": content_types.APPLICATION_JSON, **SECURITY_HEADERS}
         headers.update(self.cors_config.to_dict(_header(event, "origin") or None))
         return {
             "statusCode": exc.status,

@@ -85,7 +85,7 @@ def login(body: LoginRequest) -> Response[str]:
     session = container.accounts.login(body.email, body.password, source_ip=_source_ip())
     cookie = session_cookie(container.settings, session.token, container.settings.session_ttl_seconds)
     payload = {"token": session.token, "expires_at": _iso(session.expires_at), "user": session.user.public()}
-    return _json(200, payload, cookies=[cookie], headers={"Cache-Control": "no-store"})
+    return _json(200, payload, cookies=[cookie])
 
 
 @router.post("/api/auth/logout", responses={204: {"description": "Session revoked"}})
@@ -122,7 +122,7 @@ def export() -> Response[str]:
 
     user = current_user(router)
     document = privacy.export_user(container_of(router), user)
-    return _json(200, document, headers={"Cache-Control": "no-store"})
+    return _json(200, document)
 
 
 @router.delete("/api/me", responses={204: {"description": "Account and data deleted"}})
