@@ -96,6 +96,11 @@ def _as_uuid(hexdigits: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def _short(purchase_key: str) -> str:
+    # Purchase tokens are bearer-like secrets at Google: logs carry a prefix, enough to find the claim.
+    return purchase_key if len(purchase_key) <= 32 else purchase_key[:32] + "..."
+
+
 def _iso_from_ms(value: int | None) -> str:
     if value is None:
         return now_iso()
@@ -335,7 +340,9 @@ class PurchaseService:
             )  # fmt: skip
         try:
             self.store.transact(ops)
-            log.info("credited %s credits of %s to %s (%s)", credits, verified.product.module, buyer.id, verified.key)
+            log.info(
+                "credited %s credits of %s to %s (%s)", credits, verified.product.module, buyer.id, _short(verified.key)
+            )
             return claim
         except ConditionFailed:
             existing = self.store.get(Table.LEDGER, key)
@@ -345,7 +352,7 @@ class PurchaseService:
                 return existing  # a retry by the owner: the original success, nothing credited twice
             if existing.get("state") == "refunded" and not existing.get("user_id"):
                 raise Refused("this purchase was refunded") from None
-            log.warning("purchase %s presented by %s but owned by another account", verified.key, buyer.id)
+            log.warning("purchase %s presented by %s but owned by another account", _short(verified.key), buyer.id)
             raise Refused("this purchase was already claimed by another account") from None
 
     # --- Google consumption ----------------------------------------------------------------------------------
@@ -428,7 +435,7 @@ class PurchaseService:
             self.store.transact(ops)
         except ConditionFailed:
             return "duplicate"
-        log.info("revoked %s credits of %s after a refund", revoked, purchase_key)
+        log.info("revoked %s credits of %s after a refund", revoked, _short(purchase_key))
         return "revoked"
 
     def reinstate(self, purchase_key: str, *, ref: str, extra: list[Operation] | None = None) -> str:
