@@ -19,8 +19,18 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Local-stage settings with everything under a temporary data directory."""
-    return Settings(stage="local", data_dir=tmp_path / "var", cookie_secure=False, test_store_enabled=True)
+    """Local-stage settings with everything under a temporary data directory.
+
+    argon2 runs at its cheapest cost here: the cost is a deployment setting, and tests register many users.
+    """
+    return Settings(
+        stage="local",
+        data_dir=tmp_path / "var",
+        cookie_secure=False,
+        test_store_enabled=True,
+        password_time_cost=1,
+        password_memory_kib=8 * 1024,
+    )
 
 
 @pytest.fixture
