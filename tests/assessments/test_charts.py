@@ -3,6 +3,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ieltsprep.assessments.charts import describe, render_svg
@@ -95,3 +97,33 @@ def test_chart_facts_name_extremes_for_the_scorer() -> None:
     item = next(i for i in _charts() if i.id == "at1-line-water-use")
     facts = item.chart.facts()
     assert "Northbridge: highest 182 (1990)" in facts and "Eastvale: lowest 118 (1990)" in facts
+
+
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn", "Co")), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["line", "bar", "table"]),
+    categories=st.lists(names, min_size=2, max_size=8, unique=True),
+    series_names=st.lists(names, min_size=1, max_size=6, unique=True),
+    data=st.data(),
+)
+def test_any_valid_numeric_chart_renders_well_formed_svg(
+    kind: str, categories: list[str], series_names: list[str], data: st.DataObject
+) -> None:
+    values = st.lists(
+        st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=len(categories), max_size=len(categories)
+    )
+    chart = Chart(
+        type=kind,  # type: ignore[arg-type]
+        title="Generated",
+        unit="units",
+        categories=categories,
+        series=[{"name": name, "values": data.draw(values)} for name in series_names],
+    )
+    root = ET.fromstring(render_svg(chart))
+    desc = root.find(f"{SVG}desc")
+    assert desc is not None and all(name in (desc.text or "") for name in series_names)
