@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -64,16 +65,18 @@ class Gateway:
 
     def __init__(self, container: Container, *, static_dir: Path | None = None, ws_threads: int = 16) -> None:
         from ieltsprep.edges.http.app import create_app
+        from ieltsprep.edges.http.observability import Observability
 
         self.container = container
         self.static_dir = static_dir or container.settings.static_dir or default_static_dir()
-        self._http_app = create_app(container)
+        # Composed exactly as the Lambda handler composes it (edges/http/app.handle), with this container.
+        self._http_resolve = Observability(container.settings).wrap(create_app(container).resolve)
         self._http_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-lambda")
         self._ws_pool = ThreadPoolExecutor(max_workers=ws_threads, thread_name_prefix="ws-lambda")
         self.connections: dict[str, LiveConnection] = {}
 
     def _http_handler(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self._http_app.resolve(event, LocalContext("http", region=self.container.settings.region))
+        return self._http_resolve(event, LocalContext("http", region=self.container.settings.region))
 
     def _ws_handler(self, event: dict[str, Any]) -> dict[str, Any]:
         from ieltsprep.edges.ws.handler import handle_event
@@ -177,9 +180,12 @@ def serve(container: Container, host: str, port: int) -> None:
 
     async def main() -> None:
         runner = await start(gateway, sock)
+        stop = asyncio.Event()
+        # SIGTERM (process managers, `timeout`) closes sockets and runs $disconnect like Ctrl-C does.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         print(f"IELTS GenAI Prep on {endpoints.base_url} (WebSocket {endpoints.ws_url})", flush=True)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await runner.cleanup()
 
