@@ -242,3 +242,50 @@ def test_management_api_refuses_unsigned_and_oversized_requests(live_server: Bac
                 return unsigned_status, big.status, big.headers["x-amzn-ErrorType"]
 
     assert run(scenario) == (403, 413, "PayloadTooLargeException")
+
+
+def test_the_relay_over_real_sockets_candidate_audio_reaches_the_worker_peer_and_its_posts_reach_the_candidate(
+    live_server: BackgroundServer,
+) -> None:
+    from ieltsprep.adapters.storage.port import Put, Table
+
+    container = live_server.container
+    token = session_token(live_server)
+    user_id = container.accounts.authenticate(token).id
+    item = {"pk": f"USER#{user_id}", "sk": "ASSESSMENT#a1", "module": "general_speaking", "status": "in_progress"}
+    container.store.put(Put(Table.ASSESSMENTS, item))
+    invocations: list[dict[str, Any]] = []
+
+    class Capture:
+        """Keeps the worker invocation instead of running a speaking worker."""
+
+        def invoke_async(self, target: str, payload: dict[str, Any]) -> None:
+            invocations.append(payload)
+
+        def close(self) -> None:
+            return None
+
+    container.__dict__["invoker"] = Capture()
+
+    async def scenario(session: aiohttp.ClientSession) -> tuple[dict[str, Any], dict[str, Any]]:
+        async with session.ws_connect(f"{live_server.ws_url}?token={token}") as candidate:
+            await candidate.send_str(
+                json.dumps({"action": "nova-sonic-stream", "type": "start", "assessment_id": "a1"})
+            )
+            await asyncio.to_thread(wait_for, lambda: len(invocations) == 1)
+            payload = invocations[0]
+            async with session.ws_connect(f"{live_server.ws_url}?token={payload['worker_token']}") as worker:
+                audio = {"action": "nova-sonic-stream", "type": "audio", "seq": 0, "data": "AAAAAA=="}
+                await candidate.send_str(json.dumps(audio))
+                forwarded = json.loads((await worker.receive(timeout=5)).data)
+                await asyncio.to_thread(
+                    container.connections.post,
+                    payload["candidate_connection_id"],
+                    {"type": "ready", "assessment_id": "a1"},
+                )
+                received = json.loads((await candidate.receive(timeout=5)).data)
+        return forwarded, received
+
+    forwarded, received = run(scenario)
+    assert forwarded == {"action": "nova-sonic-stream", "type": "audio", "seq": 0, "data": "AAAAAA=="}
+    assert received == {"type": "ready", "assessment_id": "a1"}
