@@ -97,6 +97,33 @@ def test_connect_with_session_token_records_a_candidate_connection_with_ttl(
     assert 7000 < item["expires_at"] - tokens.now_epoch() <= 7200
 
 
+def connect_with_cookie(container: Container, connection_id: str, token: str, origin: str | None) -> dict[str, Any]:
+    headers = {"Host": "127.0.0.1:8000", "Cookie": f"theme=dark; ieltsprep_session={token}"}
+    if origin:
+        headers["Origin"] = origin
+    event = {
+        "headers": headers,
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": connection_id},
+    }
+    return handle_event(container, event)
+
+
+def test_the_web_session_cookie_from_an_allowed_origin_connects(container: Container, candidate: Candidate) -> None:
+    origin = container.settings.cors_origins[0]
+    assert connect_with_cookie(container, "c1", candidate.token, origin)["statusCode"] == 200
+    record = relay.load_connection(container, "c1")
+    assert record is not None and record.user_id == candidate.user_id
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", None])
+def test_the_session_cookie_from_another_or_no_origin_is_refused(
+    container: Container, candidate: Candidate, origin: str | None
+) -> None:
+    # Browsers attach cookies to cross-site WebSocket handshakes: only our own pages may use them.
+    assert connect_with_cookie(container, "c1", candidate.token, origin)["statusCode"] == 403
+    assert relay.load_connection(container, "c1") is None
+
+
 def test_disconnect_deletes_the_connection_record(container: Container, candidate: Candidate) -> None:
     connect(container, "c1", candidate.token)
     assert disconnect(container, "c1")["statusCode"] == 200

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from ieltsprep.edges.connections import ConnectionGone
 from ieltsprep.edges.ws import relay, tokens
 from ieltsprep.edges.ws.messages import ACTION, ErrorMessage, StartMessage, parse_client_message
-from ieltsprep.errors import AppError, Unauthorized
+from ieltsprep.errors import AppError, Forbidden, Unauthorized
 
 if TYPE_CHECKING:
     from ieltsprep.container import Container
@@ -39,11 +40,38 @@ def _authenticate_user(container: Container, token: str) -> str:
     return str(user.id)
 
 
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _cookie_token(container: Container, event: dict[str, Any]) -> str | None:
+    """The web session cookie, accepted only from an allowed Origin (browsers send cookies cross-site too)."""
+    cookie_header = _header(event, "cookie")
+    if not cookie_header:
+        return None
+    if _header(event, "origin") not in container.settings.cors_origins:
+        raise Forbidden("cookie sign-in from this origin is not allowed", code="forbidden_origin")
+    from ieltsprep.edges.http.auth import COOKIE_NAME  # only here: keeps the common path's imports small
+
+    cookies = SimpleCookie()
+    try:
+        cookies.load(cookie_header)
+    except CookieError:
+        return None
+    morsel = cookies.get(COOKIE_NAME)
+    return morsel.value if morsel and morsel.value else None
+
+
 def connect(container: Container, event: dict[str, Any], connection_id: str) -> dict[str, Any]:
-    """``$connect``: accept a candidate's session token or a worker's internal token; refuse everything else."""
+    """``$connect``: a session token (``?token=``, or the web session cookie) or a worker's internal token."""
     params = event.get("queryStringParameters") or {}
     token = params.get("token") if isinstance(params, dict) else None
     try:
+        if not token:
+            token = _cookie_token(container, event)
         if not isinstance(token, str) or not token:
             raise Unauthorized("a token is required", code="missing_token")
         if tokens.looks_like_worker_token(token):
