@@ -1,0 +1,149 @@
+"""The local engine: result shape, descriptor rules, evidence feedback and annotation spans."""
+
+from __future__ import annotations
+
+import pytest
+
+from ieltsprep.scoring import rules
+from ieltsprep.scoring.local import LocalWritingScorer
+from ieltsprep.scoring.port import WritingTask
+
+PROMPT2 = (
+    "Some people think that governments should spend more money on public transport, while others believe "
+    "building new roads is more important. Discuss both views and give your own opinion."
+)
+ESSAY2 = """In many cities traffic congestion has become a serious problem. Some people argue that governments should invest in public transport, whereas others believe that new roads are the better solution. This essay will discuss both views before explaining why I believe public transport deserves more money.
+
+On the one hand, building roads can seem attractive. Drivers often feel that wider roads would reduce journey times, and in rural areas, where buses are rare, a good road network is essential for businesses. Moreover, road projects create many jobs for local workers.
+
+On the other hand, investment in public transport brings benefits for everyone. A modern railway or bus system can carry thousands of passengers at once, which reduces pollution and congestion. For example, cities such as Singapore have invested heavily in their metro, and as a result most residents no longer need a car. Furthermore, public transport is cheaper for people on low incomes, so it makes the city fairer.
+
+In conclusion, although new roads are useful in some regions, I believe governments should spend more money on public transport, because it solves the problem of congestion rather than moving it somewhere else and it protects the environment for future generations. Therefore this should be the priority of every goverment in the world today, and cities must act quickly befor the problem becomes worse."""
+
+
+def _task2(text: str = ESSAY2, prompt: str = PROMPT2) -> WritingTask:
+    return WritingTask(task=2, prompt=prompt, text=text, min_words=250, kind="essay")
+
+
+@pytest.fixture(scope="module")
+def scorer() -> LocalWritingScorer:
+    return LocalWritingScorer.load()
+
+
+def test_result_dumps_to_the_api_shape(scorer: LocalWritingScorer) -> None:
+    result = scorer.score("academic_writing", [_task2()]).model_dump()
+    assert set(result) == {"overall_band", "engine", "engine_version", "tasks"}
+    task = result["tasks"][0]
+    assert set(task) == {"task", "band", "word_count", "criteria", "annotations", "flags"}
+    assert list(task["criteria"]) == [
+        "task_response",
+        "coherence_cohesion",
+        "lexical_resource",
+        "grammatical_range_accuracy",
+    ]
+    for criterion in task["criteria"].values():
+        assert isinstance(criterion["band"], int) and 0 <= criterion["band"] <= 9
+        assert criterion["feedback"]
+    assert task["band"] == rules.task_band({k: v["band"] for k, v in task["criteria"].items()})
+    assert result["engine"] == "local"
+    assert 5.0 <= result["overall_band"] <= 8.5
+
+
+def test_scoring_is_deterministic(scorer: LocalWritingScorer) -> None:
+    assert scorer.score("academic_writing", [_task2()]) == scorer.score("academic_writing", [_task2()])
+
+
+def test_feedback_quotes_the_candidates_linking_words(scorer: LocalWritingScorer) -> None:
+    task = scorer.score("academic_writing", [_task2()]).tasks[0]
+    cc = task.criteria["coherence_cohesion"].feedback
+    assert "linking words" in cc and "moreover" in cc and "furthermore" in cc
+
+
+def test_annotations_point_at_valid_spans_with_spelling_suggestions(scorer: LocalWritingScorer) -> None:
+    task = scorer.score("academic_writing", [_task2()]).tasks[0]
+    assert task.annotations
+    for note in task.annotations:
+        assert 0 <= note.start < note.end <= len(ESSAY2)
+    spelling = {ESSAY2[n.start : n.end]: n.suggestion for n in task.annotations if n.kind == "spelling"}
+    assert spelling.get("goverment") == "government"
+    assert spelling.get("befor") == "before"
+
+
+def test_empty_answer_is_band_zero(scorer: LocalWritingScorer) -> None:
+    task = scorer.score("academic_writing", [_task2(text="   ")]).tasks[0]
+    assert task.band == 0 and task.word_count == 0 and "empty" in task.flags
+    assert {c.band for c in task.criteria.values()} == {0}
+
+
+def test_non_english_answer_is_band_zero(scorer: LocalWritingScorer) -> None:
+    spanish = (
+        "En muchas ciudades el tráfico se ha convertido en un problema grave. Algunas personas piensan que el "
+        "gobierno debería invertir en transporte público, mientras que otras creen que las carreteras nuevas son "
+        "la mejor solución para todos los ciudadanos del país. " * 4
+    )
+    task = scorer.score("academic_writing", [_task2(text=spanish)]).tasks[0]
+    assert task.band == 0 and "non_english" in task.flags
+
+
+def test_twenty_words_or_fewer_is_band_one(scorer: LocalWritingScorer) -> None:
+    text = "Public transport is better than roads because buses carry many people and reduce pollution in big cities."
+    task = scorer.score("academic_writing", [_task2(text=text)]).tasks[0]
+    assert task.word_count == 17
+    assert task.band == 1 and {c.band for c in task.criteria.values()} == {1}
+
+
+def test_under_length_is_flagged_and_caps_the_task_criterion(scorer: LocalWritingScorer) -> None:
+    short = ESSAY2.split("\n\n")[2]  # one paragraph, about 90 words
+    task = scorer.score("academic_writing", [_task2(text=short)]).tasks[0]
+    assert "under_length" in task.flags
+    assert task.criteria["task_response"].band <= rules.SHORT_TASK_CAP
+    assert any(n.kind == "length" for n in task.annotations)
+
+
+def test_off_topic_answer_is_flagged_and_capped(scorer: LocalWritingScorer) -> None:
+    prompt = "Many young people today choose to study abroad. What are the advantages and disadvantages of this?"
+    task = scorer.score("academic_writing", [_task2(prompt=prompt)]).tasks[0]
+    assert "off_topic" in task.flags
+    assert task.criteria["task_response"].band <= rules.OFF_TOPIC_TASK_CAP
+    assert task.criteria["lexical_resource"].band <= rules.OFF_TOPIC_LR_CAP
+
+
+def test_essay_without_paragraphs_caps_coherence(scorer: LocalWritingScorer) -> None:
+    block = ESSAY2.replace("\n\n", " ")
+    task = scorer.score("academic_writing", [_task2(text=block)]).tasks[0]
+    assert task.criteria["coherence_cohesion"].band <= rules.NO_PARAGRAPHS_CC_CAP
+    assert any(n.kind == "cohesion" for n in task.annotations)
+
+
+def test_letter_missing_a_bullet_is_capped_at_four(scorer: LocalWritingScorer) -> None:
+    letter = (
+        "Dear Mr Brown,\n\nI am writing to complain about the washing machine I bought from your shop last week. "
+        "When it was delivered, the door was broken and water leaked all over my kitchen floor, which damaged "
+        "the wooden cupboards. I had to call a plumber and pay him to clean everything, and I was unable to wash "
+        "my clothes for several days.\n\nI would be grateful if you could reply soon.\n\nYours sincerely,\nAnna"
+    )
+    task = WritingTask(
+        task=1,
+        prompt="You recently bought a washing machine that does not work. Write a letter to the shop manager.",
+        text=letter,
+        min_words=150,
+        kind="general_letter",
+        bullets=("describe the problem", "explain how it affected you", "say what refund you want from the shop"),
+    )
+    result = scorer.score("general_writing", [task]).tasks[0]
+    assert "missing_bullets" in result.flags
+    assert result.criteria["task_achievement"].band <= rules.MISSING_BULLET_CAP
+    assert "not covered" in result.criteria["task_achievement"].feedback
+
+
+def test_overall_band_weights_task_two_double(scorer: LocalWritingScorer) -> None:
+    chart = WritingTask(
+        task=1,
+        prompt="The graph shows car ownership in three countries between 1990 and 2020.",
+        text="Cars. " * 30,
+        min_words=150,
+        kind="academic_chart",
+    )
+    result = scorer.score("academic_writing", [chart, _task2()])
+    t1, t2 = result.tasks[0].band, result.tasks[1].band
+    assert result.overall_band == rules.round_half_band((t1 + 2 * t2) / 3)
