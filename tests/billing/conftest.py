@@ -134,3 +134,23 @@ def app_store_api(container: Container) -> Iterator[FakeAppStoreServerApi]:
     yield fake
     fake.server.shutdown()
     fake.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client() -> Iterator[Any]:
+    """A boto3 DynamoDB client for a moto server on loopback, shared by the session (tables are per test)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from ieltsprep.adapters.storage.dynamodb import BOTO_CONFIG
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", endpoint_url=f"http://{host}:{port}", aws_access_key_id="testing",
+        aws_secret_access_key="testing", config=BOTO_CONFIG,
+    )  # fmt: skip
+    yield client
+    client.close()
+    server.stop()
