@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asn1
@@ -15,6 +17,7 @@ from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
 from ieltsprep.billing import ledger
 from ieltsprep.billing.purchases import CONSUME_PENDING_PK, VERIFICATION_FAILED, Buyer, claim_key
 from ieltsprep.container import Container
+from ieltsprep.settings import Settings
 
 if TYPE_CHECKING:
     from tests.billing.conftest import FakeAppStoreServerApi
@@ -357,3 +360,27 @@ def test_storekit1_history_signed_by_a_foreign_chain_is_not_credited(
 
 def test_garbage_receipt_is_refused(container: Container, app_store_api: FakeAppStoreServerApi, alice: Buyer) -> None:
     _refused(container.purchases.verify(alice, _receipt_body("bm90IGEgcmVjZWlwdA==", "1")), "not a valid receipt")
+
+
+def test_claims_refunds_and_the_export_index_work_on_dynamodb(
+    container: Container, apple_store: LocalTestStore, alice: Buyer, bob: Buyer, dynamodb_client: Any, tmp_path: Path
+) -> None:
+    from ieltsprep.adapters.storage.dynamodb import DynamoStore, create_tables, table_names
+    from ieltsprep.billing.purchases import PurchaseService
+
+    names = {
+        f"{t}_table": f"buy-{time.time_ns()}-{t}" for t in ("users", "assessments", "sessions", "ledger", "content")
+    }
+    settings = Settings(stage="local", data_dir=tmp_path, **names)  # type: ignore[arg-type]
+    create_tables(dynamodb_client, settings)
+    dynamo = DynamoStore(dynamodb_client, table_names(settings))
+    service = PurchaseService(dynamo, apple=container.apple_verifier, apple_api=None, google=None)
+    jws, payload = apple_store.apple_transaction(PRODUCT)
+    assert service.verify(alice, _apple_body(jws))["ok"] is True
+    assert service.verify(alice, _apple_body(jws))["ok"] is True
+    assert service.verify(bob, _apple_body(jws))["ok"] is False
+    assert ledger.balances(dynamo, alice.id)["academic_writing"] == 4
+    assert [c["transaction_id"] for c in service.claims_of(alice.id)] == [payload["transactionId"]]
+    assert service.revoke(f"apple:{payload['transactionId']}", ref="n1") == "revoked"
+    assert ledger.balances(dynamo, alice.id)["academic_writing"] == 0
+    assert service.pseudonymise(alice.id) == 1 and service.claims_of(alice.id) == []
