@@ -196,3 +196,12 @@ def _logs_in(accounts: AccountService, password: str) -> bool:
     except Unauthorized:
         return False
     return True
+
+
+def test_password_rechecks_count_against_the_login_limit(accounts: AccountService) -> None:
+    user = accounts.register("a@example.com", PASSWORD, terms=True, age_16_plus=True)
+    for _ in range(5):
+        with pytest.raises(Unauthorized):
+            accounts.verify_password(user, "guess")
+    with pytest.raises(RateLimited):
+        accounts.verify_password(user, PASSWORD)

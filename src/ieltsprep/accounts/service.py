@@ -124,6 +124,13 @@ class AccountService:
 
     def verify_password(self, user: User, password: str) -> None:
         """Re-check the password of a signed-in user (before deleting the account); Unauthorized if wrong."""
+        # Counted like a login, so a stolen session cannot be used to guess the password.
+        self._limiter.hit(
+            "login-email",
+            user.email,
+            limit=self._settings.login_attempts_per_window,
+            window_seconds=self._settings.rate_limit_window_seconds,
+        )
         self.verify_credentials(user.email, password)
 
     def _open_session(self, user: User) -> LoginSession:
