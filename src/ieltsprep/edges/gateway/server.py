@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ieltsprep.edges.gateway.websocket import WS_PATH, LiveConnection, ws_route
 from ieltsprep.edges.invoke import LocalContext
 
 logger = logging.getLogger(__name__)
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,9 @@ class BackgroundServer:
 
 def serve(container: Container, host: str, port: int) -> None:
     """Run the local platform until interrupted (``ieltsprep serve``)."""
+    # The event loop and the handler threads share one GIL: every socket send on the loop waits for a handler thread
+    # to let go. Python's default 5 ms switch interval makes that wait dominate; 0.5 ms keeps the loop responsive.
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     sock = bind(host, port)
     endpoints = endpoints_for(host, sock.getsockname()[1])
     point_container_at(container, endpoints)
