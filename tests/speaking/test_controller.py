@@ -172,6 +172,16 @@ def test_silence_repeats_the_question_then_moves_on() -> None:
     assert lines[1] == parts[0]["topics"][0]["questions"][1]
 
 
+def test_silence_is_not_counted_before_mayas_audio_arrives() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    waiting = [line for _ in range(15) for line in _said(controller.on_audio(_silence(1.0)))]
+    assert waiting == []  # 15 s without audio from the engine: she has not asked anything yet
+    _feed(controller, _audio_block(3.0))
+    asked = [line for _ in range(10) for line in _said(controller.on_audio(_silence(1.0)))]
+    assert asked == ["Let me ask that again. Can you tell me your full name, please?"]
+
+
 def test_preparation_minute_is_timed_from_the_end_of_the_cue_card() -> None:
     controller = Controller("a1", _parts(), time_scale=0.1)  # 6 s of preparation
     controller.begin()
@@ -196,12 +206,15 @@ def test_preparation_minute_is_timed_from_the_end_of_the_cue_card() -> None:
 def test_long_turn_is_stopped_at_two_minutes() -> None:
     controller = Controller("a1", _parts(), time_scale=0.1)  # talk max 12 s
     controller.begin()
+    _feed(controller, _audio_block(1.0))
     controller.stage = "prep"
     controller.phase_started_at = controller.clock.now - 100
     start_actions = controller.on_audio(_silence(0.1))
     assert controller.stage == "talk"
     assert "Can you start speaking now" in _said(start_actions)[0]
+    _feed(controller, _audio_block(2.0, "a2"))
     talk_started = controller.phase_started_at
+    assert talk_started == controller.clock.now + 2.0
     lines: list[str] = []
     for _ in range(300):
         lines += _said(controller.on_audio(_voice(0.2)))

@@ -79,6 +79,7 @@ class SpeakingRun:
     errors: list[dict[str, Any]] = field(default_factory=list)
     timings: list[TurnTiming] = field(default_factory=list)
     interrupted: int = 0
+    answers_sent: int = 0
     completed: bool = False
     result: dict[str, Any] | None = None
     audio_seconds_sent: float = 0.0
@@ -191,6 +192,7 @@ class SpeakingClient:
                 state.pending_question = False
                 if self.answers:
                     answer = self.answers.pop(0)
+                    run.answers_sent += 1
                     queue = [answer[i : i + self.chunk_bytes] for i in range(0, len(answer), self.chunk_bytes)]
                     queue += [silence] * int(self.trailing_silence * INPUT_RATE * 2 / self.chunk_bytes)
                     state.answer_chunks_left = len(queue)
@@ -277,6 +279,19 @@ def save_run(run: SpeakingRun, out_dir: Path) -> None:
     (out_dir / "transcript.json").write_text(json.dumps(run.transcript, indent=2), encoding="utf-8")
     if run.result is not None:
         (out_dir / "result.json").write_text(json.dumps(run.result, indent=2), encoding="utf-8")
+    latencies = [t.latency for t in run.timings if t.latency is not None]
+    summary = {
+        "assessment_id": run.assessment_id,
+        "completed": run.completed,
+        "answers_sent": run.answers_sent,
+        "examiner_lines": len(run.examiner_lines),
+        "interrupted": run.interrupted,
+        "errors": run.errors,
+        "audio_seconds": round(run.audio_seconds_sent, 2),
+        "wall_seconds": round(run.wall_seconds, 2),
+        "answer_to_examiner_audio_seconds": [round(x, 3) for x in latencies],
+    }
+    (out_dir / "run.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -45,6 +45,9 @@ SILENCE_PROMPT_SECONDS = 6.0
 SILENCE_MOVE_ON_SECONDS = 12.0
 TALK_PAUSE_SECONDS = 3.0
 SHORT_ANSWER_WORDS = 5
+# Timers wait for Maya's audio before counting silence (a busy engine may take a while to synthesise a line); if no
+# audio ever comes, they start this long after the line was sent.
+AUDIO_WAIT_SECONDS = 20.0
 STATE_EVERY_SECONDS = 1.0
 # Energy above which a 16-bit frame counts as voice, when the room is quiet; rises with the noise floor.
 VOICE_RMS_MIN = 400.0
@@ -98,31 +101,20 @@ def _card_subject(card: dict[str, Any]) -> str:
 
 
 def script_sentences(parts: list[dict[str, Any]], greeting: str = "Good morning") -> list[str]:
-    """Every sentence Maya may say in a test of ``parts``, for the engine to prepare before she needs it."""
+    """Every sentence Maya may say in a test of ``parts``, in the order she is likely to need them (so the engine
+    prepares the next ones first)."""
     part1 = next((p for p in parts if p.get("part") == 1), {})
     part2 = next((p for p in parts if p.get("part") == 2), {})
     part3 = next((p for p in parts if p.get("part") == 3), {})
     card = dict(part2.get("cue_card", {}))
-    lines = [
-        GREETING.format(greeting=greeting, name=EXAMINER_NAME),
-        ORIGIN,
-        PART1_LEAD,
-        PART2_INTRO,
-        card_line(card),
-        TALK_START,
-        PART3_LEAD.format(topic=_card_subject(card), theme=str(part3.get("theme", "this topic")).lower()),
-        THANKS,
-        ALL_RIGHT,
-        *FOLLOW_UPS,
-        REPEAT,
-        MOVE_ON,
-        CLOSING,
-        STOPPED,
-    ]
+    lines = [GREETING.format(greeting=greeting, name=EXAMINER_NAME), ORIGIN, PART1_LEAD]
     for topic in part1.get("topics", []):
         lines.append(TOPIC_LEAD.format(title=str(topic.get("title", "")).lower()))
         lines += list(topic.get("questions", []))
-    lines += list(part2.get("rounding_off", [])) + list(part3.get("questions", []))
+    lines += [THANKS, *FOLLOW_UPS, REPEAT, PART2_INTRO, card_line(card), TALK_START, ALL_RIGHT]
+    lines += list(part2.get("rounding_off", []))
+    lines.append(PART3_LEAD.format(topic=_card_subject(card), theme=str(part3.get("theme", "this topic")).lower()))
+    lines += [*part3.get("questions", []), CLOSING, MOVE_ON, STOPPED]
     out: list[str] = []
     for line in lines:
         out += [s for s in sentences(line) if s not in out]
@@ -219,6 +211,7 @@ class Controller:
         self._blocks: dict[str, _Block] = {}
         self._interrupted_block: str | None = None
         self._line_has_audio = False
+        self._line_said_at = 0.0
         self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
 
     # --- the script ----------------------------------------------------------------------------------------------
@@ -597,6 +590,7 @@ class Controller:
         # Until the engine's audio arrives, assume Maya speaks at about 150 words a minute.
         self.line_ends_at = now + 0.4 * len(text.split())
         self._line_has_audio = False
+        self._line_said_at = now
         self._anchor_phase = False
         self.heard_since_line = False
         self._interrupted_block = None
@@ -623,6 +617,10 @@ class Controller:
     # --- time ----------------------------------------------------------------------------------------------------
     def _on_tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        if not self._line_has_audio and now - self._line_said_at < AUDIO_WAIT_SECONDS:
+            if now >= self._next_state_at and self.stage in ("prep", "talk"):
+                actions.append(self._state())
+            return actions  # Maya has not started speaking yet: nothing is late
         if self.stage == "prep" and now >= self.phase_started_at + self.clock.limit(PREP_SECONDS):
             actions += self._start_talk()
         elif self.stage == "talk" and now >= self.line_ends_at:

@@ -1,0 +1,132 @@
+"""Speaking turn latency over the whole platform: the local gateway, the WebSocket relay, the speaking worker, the
+controller and the local speech engine, driven by ``ieltsprep speak``'s client.
+
+Run: ``.venv/bin/python bench/bench_speaking_turns.py [--speed 1.0] [--time-scale 0.1]``. Prints figures; asserts
+nothing.
+- turn latency: wall time from the end of each candidate answer (the last chunk of its voiced audio was sent) to the
+  first examiner audio message the client receives, p50 and p95. Budget (DESIGN.md): p50 under 1.0 s. The client
+  streams at ``--speed`` x real time (1.0 = live, as a candidate would); endpointing (silence after the answer)
+  is included in the figure, as the budget says.
+- transcription real-time factor: the engine's recogniser on the same answers (recogniser seconds / audio seconds).
+Candidate answers are spoken by espeak-ng (en-gb, 150 words a minute) and trimmed to their voiced part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from ieltsprep.billing import ledger  # noqa: E402
+from ieltsprep.container import Container  # noqa: E402
+from ieltsprep.edges.gateway.server import BackgroundServer  # noqa: E402
+from ieltsprep.settings import Settings  # noqa: E402
+from ieltsprep.speaking.cli import SpeakingClient, create_assessment, read_wav_16k  # noqa: E402
+
+ANSWERS = [
+    "My full name is Anna Smith.",
+    "I come from Leeds, a large city in the north of England.",
+    "I usually get up early and go for a run before breakfast because it gives me energy.",
+    "Yes, I have played the piano since I was a child and I still practise every week.",
+    "Most people I know spend the weekend with their families or their friends.",
+    "I would like to describe my grandmother, who taught me to cook when I was young. She was patient and kind.",
+    "Yes, we still talk on the phone every Sunday evening.",
+    "Many people find it hard because they want to show that they are independent.",
+    "I believe schools should teach children to help their neighbours and their community.",
+    "Technology makes it easier to stay in touch, but it can also make people feel lonely.",
+    "In my opinion the government should support families who care for older relatives.",
+    "Overall I think people are kind when they have the time to help others.",
+]
+PASSWORD = "correct horse battery staple"
+
+
+def spoken(text: str, directory: Path, index: int) -> bytes:
+    """``text`` spoken by espeak-ng as 16 kHz PCM, trimmed to its voiced part."""
+    path = directory / f"{index:02d}.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "150", "-w", str(path), text], check=True, timeout=60)
+    audio = np.frombuffer(read_wav_16k(path), dtype="<i2")
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 300)
+    return audio[int(loud[0]) : int(loud[-1]) + 1].tobytes()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def transcription_rtf(container: Container, answers: list[bytes]) -> tuple[float, float]:
+    """Recogniser seconds per audio second over ``answers`` (after one warm-up), and the audio seconds."""
+    from ieltsprep.adapters.speech.local import LocalSpeechEngine
+
+    engine = container.speech_engine
+    assert isinstance(engine, LocalSpeechEngine)
+    transcriber, _ = engine.load()
+    clips = [np.frombuffer(a, dtype="<i2").astype(np.float32) / 32768 for a in answers]
+    transcriber.transcribe(clips[0])
+    started = time.perf_counter()
+    for clip in clips:
+        transcriber.transcribe(clip)
+    spent = time.perf_counter() - started
+    audio_seconds = sum(len(c) for c in clips) / 16000
+    return spent / audio_seconds, audio_seconds
+
+
+def main() -> None:
+    """Run one scripted speaking test and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=1.0, help="audio seconds streamed per wall second")
+    parser.add_argument("--time-scale", type=float, default=0.1, help="IELTSPREP_SPEAKING_TIME_SCALE for the test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        settings = Settings(
+            stage="local", data_dir=work / "var", cookie_secure=False, speaking_time_scale=args.time_scale
+        )
+        container = Container(settings)
+        answers = [spoken(text, work, i) for i, text in enumerate(ANSWERS)]
+        load_started = time.perf_counter()
+        rtf, audio_seconds = transcription_rtf(container, answers)
+        print(f"models loaded and warmed in {time.perf_counter() - load_started:.1f} s")
+        print(f"transcription real-time factor: {rtf:.3f} over {audio_seconds:.1f} s of answers")
+        user = container.accounts.register("bench@example.com", PASSWORD, terms=True, age_16_plus=True)
+        ledger.grant(container.store, user.id, "academic_speaking", 4, source="operator", idempotency_key="bench")
+        token = container.accounts.login("bench@example.com", PASSWORD).token
+        with BackgroundServer(container) as server:
+
+            async def run_test():  # type: ignore[no-untyped-def]
+                assessment_id = await create_assessment(server.base_url, token, "academic_speaking")
+                client = SpeakingClient(server.base_url, token, answers, speed=args.speed, timeout=1800)
+                return await client.run(assessment_id)
+
+            run = asyncio.run(run_test())
+            container.invoker.drain(120)
+        container.close()
+    latencies = [t.latency for t in run.timings if t.latency is not None]
+    print(
+        f"session: completed={run.completed}, {run.answers_sent} answers, {len(run.examiner_lines)} examiner lines, "
+        f"{run.audio_seconds_sent:.0f} s of audio in {run.wall_seconds:.0f} s wall (speed {args.speed}), "
+        f"{run.interrupted} interruptions, errors {run.errors}"
+    )
+    if latencies:
+        print(
+            f"end of answer -> first examiner audio: p50 {statistics.median(latencies):.3f} s, "
+            f"p95 {percentile(latencies, 95):.3f} s, max {max(latencies):.3f} s over {len(latencies)} turns "
+            f"(budget p50 < 1.0 s)"
+        )
+    band = (run.result or {}).get("result", {}).get("overall_band")
+    print(f"result: {(run.result or {}).get('status')} overall band {band}")
+
+
+if __name__ == "__main__":
+    main()
