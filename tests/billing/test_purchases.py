@@ -384,3 +384,13 @@ def test_claims_refunds_and_the_export_index_work_on_dynamodb(
     assert service.revoke(f"apple:{payload['transactionId']}", ref="n1") == "revoked"
     assert ledger.balances(dynamo, alice.id)["academic_writing"] == 0
     assert service.pseudonymise(alice.id) == 1 and service.claims_of(alice.id) == []
+
+
+def test_storekit1_body_without_a_numeric_transaction_id_uses_the_receipts(
+    container: Container, apple_store: LocalTestStore, app_store_api: FakeAppStoreServerApi, alice: Buyer
+) -> None:
+    jws, payload = apple_store.apple_transaction(PRODUCT)
+    tid = str(payload["transactionId"])
+    app_store_api.history[tid] = [jws]
+    assert container.purchases.verify(alice, _receipt_body(_receipt(tid), "com.ieltsgenaiprep.app"))["ok"] is True
+    assert _credits(container, alice.id) == 4

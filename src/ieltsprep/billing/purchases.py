@@ -211,7 +211,9 @@ class PurchaseService:
         if self.apple is None or self.apple_api is None:
             raise StoreUnavailable("the App Store Server API is not configured")
         receipt_id = transaction_id_from_receipt(receipt)
-        wanted = str(transaction.get("id") or receipt_id)
+        # cordova sends the purchase's transaction id; anything else (e.g. a bundle id) falls back to the receipt's.
+        given = str(transaction.get("id") or "")
+        wanted = given if given.isdigit() else receipt_id
         for signed in self.apple_api.transaction_history(receipt_id):
             try:
                 candidate = self.apple.verify_transaction(signed)
