@@ -188,6 +188,10 @@ def test_input_events_are_validated_and_forwarded_as_json() -> None:
             await session.send(event)
         with pytest.raises(ProtocolError):
             await session.send(build.text("ASSISTANT", "late history")[0])
+        broken = build.audio_input(session.audio_content_name, b"")
+        broken["event"]["audioInput"]["content"] = "%%%"
+        with pytest.raises(ProtocolError, match="base64"):
+            await session.send(broken)
 
     connector, _ = run(body)
     sent = connector.streams[0].sent
@@ -232,16 +236,23 @@ def test_output_events_pass_through_in_order_including_tool_use_usage_and_barge_
 
 
 def test_a_validation_error_member_ends_the_session_with_an_error_event() -> None:
+    closed_input_refused: list[bool] = []
+
     async def body(session: NovaSonicSession, connector: Connector, received: list[dict[str, Any]]) -> None:
         connector.streams[0].outputs.put_nowait(
             SonicStreamError("ValidationException", "Timed out waiting for input events")
         )
         await until(lambda: any(event_name(e) == "error" for e in received))
+        try:
+            await session.send(InputEvents(session.prompt_name).audio_input(session.audio_content_name, b"\x00\x00"))
+        except ProtocolError:
+            closed_input_refused.append(True)
 
     connector, received = run(body)
     errors = [event_body(e) for e in received if event_name(e) == "error"]
     assert errors == [{"code": "ValidationException", "message": "Timed out waiting for input events"}]
     assert len(connector.streams) == 1  # not resumable: no new stream
+    assert closed_input_refused
 
 
 def test_a_model_timeout_resumes_on_a_new_stream_with_final_history_and_unheard_audio() -> None:

@@ -34,6 +34,7 @@ from ieltsprep.speaking.protocol import (
     Event,
     InputValidator,
     OutputTracker,
+    ProtocolError,
     SessionConfig,
     UserTranscript,
     closing_events,
@@ -230,12 +231,18 @@ class NovaSonicSession:
 
     async def send(self, event: Mapping[str, Any]) -> None:
         """Validate and forward one input event."""
+        if self._closed:
+            raise ProtocolError("the session is closed")
         name = self._validator.check(event)
         if name == "sessionEnd":
             await self.close()
             return
         if name == "audioInput":
-            self._remember_audio(base64.b64decode(event_body(event)["content"]))
+            try:
+                pcm = base64.b64decode(event_body(event)["content"], validate=True)
+            except ValueError as exc:
+                raise ProtocolError("audioInput content is not valid base64") from exc
+            self._remember_audio(pcm)
         payload = json.dumps(event).encode("utf-8")
         async with self._lock:
             if self._stream is None:
