@@ -207,3 +207,17 @@ def test_me_shows_credits_granted_in_the_ledger(api: Api, container: Container) 
     grant(container.store, user_id, "general_speaking", 4, source="operator", idempotency_key="op-1")
     credits = api.call("GET", "/api/me", token=token).json["credits"]
     assert credits == {**dict.fromkeys(MODULES, 0), "general_speaking": 4}
+
+
+def test_responses_match_the_models_the_openapi_document_declares(api: Api) -> None:
+    from ieltsprep.edges.http.routes.accounts import ErrorBody, LoginResponse, MeResponse, RegisterResponse
+
+    RegisterResponse.model_validate(api.register("a@example.com").json, strict=True)
+    login = api.login("a@example.com")
+    LoginResponse.model_validate(login.json, strict=True)
+    MeResponse.model_validate(api.call("GET", "/api/me", token=login.json["token"]).json, strict=True)
+    ErrorBody.model_validate(api.login("a@example.com", "wrong password").json, strict=True)
+    document = api.call("GET", "/api/openapi.json").json
+    responses = document["paths"]["/api/auth/login"]["post"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/LoginResponse")
+    assert responses["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,79 @@ class DeleteAccountRequest(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
+class UserRef(BaseModel):
+    """The short form of a user in responses."""
+
+    id: str
+    email: str
+
+
+class ConsentRecord(BaseModel):
+    """One consent as recorded."""
+
+    accepted: bool
+    at: str
+
+
+class Profile(UserRef):
+    """The caller's profile."""
+
+    created_at: str
+    is_tester: bool
+    app_account_token: str = Field(description="UUID4 to pass as Apple appAccountToken / Google obfuscated account id")
+    consents: dict[str, ConsentRecord]
+
+
+class RegisterResponse(BaseModel):
+    """201 of POST /api/auth/register."""
+
+    user: UserRef
+
+
+class LoginResponse(BaseModel):
+    """200 of POST /api/auth/login (the same token is also set as the HttpOnly session cookie)."""
+
+    token: str
+    expires_at: str = Field(description="ISO 8601 UTC")
+    user: UserRef
+
+
+class MeResponse(BaseModel):
+    """200 of GET /api/me."""
+
+    user: Profile
+    credits: dict[str, int] = Field(description="remaining assessments per module (all four modules present)")
+
+
+class ErrorDetail(BaseModel):
+    """The inside of every error body."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx body."""
+
+    error: ErrorDetail
+
+
+def _doc(
+    status: int, description: str, model: type[BaseModel] | None = None, errors: Mapping[int, str] | None = None
+) -> dict[int, Any]:
+    # OpenAPI documentation only: responses are not re-validated at run time (that would cost every request).
+    responses: dict[int, Any] = {status: {"description": description}}
+    if model is not None:
+        responses[status]["content"] = {"application/json": {"model": model}}
+    for code, text in (errors or {}).items():
+        responses[code] = {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+    return responses
+
+
+_AUTH = {401: "unauthorized: no live session"}
+_BODY = {400: "invalid_json", 413: "payload_too_large", 422: "validation_error"}
+
+
 def _json(status: int, payload: dict[str, Any], **kwargs: Any) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload), **kwargs)
 
@@ -64,7 +138,10 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-@router.post("/api/auth/register", responses={201: {"description": "Account created"}})
+@router.post(
+    "/api/auth/register",
+    responses=_doc(201, "Account created", RegisterResponse, {**_BODY, 409: "email_taken", 429: "rate_limited"}),
+)
 def register(body: RegisterRequest) -> Response[str]:
     """Create an account with recorded consent."""
     user = container_of(router).accounts.register(
@@ -78,7 +155,10 @@ def register(body: RegisterRequest) -> Response[str]:
     return _json(201, {"user": user.public()})
 
 
-@router.post("/api/auth/login")
+@router.post(
+    "/api/auth/login",
+    responses=_doc(200, "Session opened", LoginResponse, {**_BODY, 401: "invalid_credentials", 429: "rate_limited"}),
+)
 def login(body: LoginRequest) -> Response[str]:
     """Open a session: a bearer token in the body and the same token in an HttpOnly cookie."""
     container = container_of(router)
@@ -88,7 +168,7 @@ def login(body: LoginRequest) -> Response[str]:
     return _json(200, payload, cookies=[cookie])
 
 
-@router.post("/api/auth/logout", responses={204: {"description": "Session revoked"}})
+@router.post("/api/auth/logout", responses=_doc(204, "Session revoked", errors=_AUTH))
 def logout() -> Response[str]:
     """Revoke the caller's session and clear the cookie."""
     container = container_of(router)
@@ -106,7 +186,7 @@ def _credits(container: Container, user: User) -> dict[str, int]:
     return dict(balances(container.store, user.id))
 
 
-@router.get("/api/me")
+@router.get("/api/me", responses=_doc(200, "Profile and credits", MeResponse, _AUTH))
 def me() -> dict[str, Any]:
     """The caller's profile and credit balance per module."""
     user = current_user(router)
@@ -115,7 +195,7 @@ def me() -> dict[str, Any]:
     return {"user": user.profile(), "credits": _credits(container, user)}
 
 
-@router.get("/api/me/export")
+@router.get("/api/me/export", responses=_doc(200, "Every stored datum about the caller", errors=_AUTH))
 def export() -> Response[str]:
     """Every stored datum about the caller, as one JSON document."""
     from ieltsprep.accounts import privacy
@@ -125,7 +205,7 @@ def export() -> Response[str]:
     return _json(200, document)
 
 
-@router.delete("/api/me", responses={204: {"description": "Account and data deleted"}})
+@router.delete("/api/me", responses=_doc(204, "Account and data deleted", errors={**_BODY, **_AUTH}))
 def delete_me(body: DeleteAccountRequest) -> Response[str]:
     """Delete the caller's account and every datum about them, after re-checking the password."""
     from ieltsprep.accounts import privacy
