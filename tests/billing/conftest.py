@@ -78,6 +78,7 @@ class FakeAppStoreServerApi:
         self.history: dict[str, list[str]] = {}  # any transaction id -> signed transactions of that customer
         self.consumption: list[tuple[str, dict[str, Any]]] = []
         self.authorizations: list[str] = []
+        self.fail_puts = 0  # how many consumption PUTs to answer with 500 first
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,6 +103,10 @@ class FakeAppStoreServerApi:
             def do_PUT(self) -> None:
                 fake.authorizations.append(self.headers.get("Authorization", ""))
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if fake.fail_puts > 0:
+                    fake.fail_puts -= 1
+                    self._send(500, {"errorCode": 5000000, "errorMessage": "An unknown error occurred."})
+                    return
                 fake.consumption.append((self.path.rsplit("/", 1)[-1], body))
                 self._send(202, None)
 

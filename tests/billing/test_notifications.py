@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tests.billing.conftest import FakeAppStoreServerApi
 
 from ieltsprep.adapters.storage.port import ConditionFailed, Table
-from ieltsprep.adapters.stores import StoreRejected
+from ieltsprep.adapters.stores import StoreRejected, StoreUnavailable
 from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
 from ieltsprep.billing import ledger
 from ieltsprep.billing.purchases import Buyer, claim_key
@@ -180,3 +180,17 @@ def test_google_test_notification_is_acknowledged(container: Container) -> None:
 def test_malformed_or_foreign_google_notifications_are_rejected(container: Container, body: object) -> None:
     with pytest.raises(StoreRejected):
         container.store_notifications.google_notification(body)
+
+
+def test_consumption_request_that_apple_cannot_take_now_is_answered_on_redelivery(
+    container: Container, apple_store: LocalTestStore, app_store_api: FakeAppStoreServerApi
+) -> None:
+    user = container.accounts.register("retry@example.com", "correct horse battery", terms=True, age_16_plus=True)
+    tid = _buy(container, apple_store, user)
+    signed = apple_store.apple_notification("CONSUMPTION_REQUEST", tid)
+    app_store_api.fail_puts = 1
+    with pytest.raises(StoreUnavailable):
+        container.store_notifications.apple_notification({"signedPayload": signed})
+    redelivered = container.store_notifications.apple_notification({"signedPayload": signed})
+    assert redelivered.outcome == "answered:0"
+    assert [sent for sent, _ in app_store_api.consumption] == [tid]  # accepted once, on the redelivery
