@@ -200,3 +200,17 @@ def test_every_response_forbids_caching_and_sniffing(api: Api, method: str, path
     reply = api.call(method, path, raw=raw)
     assert reply.headers["cache-control"] == "no-store"
     assert reply.headers["x-content-type-options"] == "nosniff"
+
+
+def test_powertools_http_errors_get_the_uniform_error_body(container: Container) -> None:
+    from aws_lambda_powertools.event_handler.exceptions import BadRequestError
+
+    app = create_app(container)
+
+    @app.get("/api/test-only/bad-request")
+    def bad_request() -> None:
+        raise BadRequestError("missing parameter x")
+
+    reply = Api(app).call("GET", "/api/test-only/bad-request")
+    assert reply.status == 400
+    assert reply.json == {"error": {"code": "bad_request", "message": "missing parameter x"}}

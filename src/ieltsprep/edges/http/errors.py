@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -63,6 +65,16 @@ def register(app: APIGatewayHttpResolver) -> None:
         if allowed:
             return error_response(405, "method_not_allowed", "method not allowed", {"Allow": ", ".join(allowed)})
         return error_response(404, "not_found", "no such endpoint")
+
+    @app.exception_handler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response[str]:
+        # Powertools' own HTTP errors (BadRequestError and kin) get the same body as ours.
+        try:
+            code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        except ValueError:
+            code = "error"
+        message = exc.msg if isinstance(exc.msg, str) else json.dumps(exc.msg)
+        return error_response(exc.status_code, code, message)
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[str]:
