@@ -191,3 +191,14 @@ def test_no_directory_listing_no_missing_file_and_no_path_escape(static_server: 
 def test_static_files_refuse_writes(static_server: BackgroundServer) -> None:
     status, _, _ = fetch(static_server.base_url + "/index.html", method="POST", body=b"x")
     assert status == 405
+
+
+def test_a_body_over_api_gateways_10_mb_limit_is_refused_with_413(live_server: BackgroundServer) -> None:
+    status, _, body = fetch(
+        live_server.base_url + "/api/auth/register",
+        method="POST",
+        body=b"x" * (10 * 1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 413
+    assert json.loads(body) == {"message": "Request Entity Too Large"}
