@@ -200,3 +200,31 @@ def test_unknown_modules_and_anonymous_calls_are_refused(api: Api, container: Co
     assert api.call("POST", "/api/assessments", {"module": "cooking"}, token=token).status == 422
     assert api.call("GET", "/api/assessments").status == 401
     assert api.call("POST", "/api/assessments", {"module": "academic_writing"}).status == 401
+
+
+def test_responses_match_the_models_the_openapi_document_declares(api: Api, container: Container) -> None:
+    from ieltsprep.edges.http.routes.accounts import ErrorBody
+    from ieltsprep.edges.http.routes.assessments import (
+        AssessmentListResponse,
+        AssessmentResponse,
+        SavedAnswerResponse,
+    )
+
+    _, token = signed_up(api, container, "io@example.com", {"academic_writing": 1, "general_writing": 1})
+    container.__dict__["writing_scorer"] = NeverScorer()
+    academic = start(api, token)
+    AssessmentResponse.model_validate({"assessment": academic}, strict=True)
+    letter = api.call("POST", "/api/assessments", {"module": "general_writing"}, token=token).json
+    AssessmentResponse.model_validate(letter, strict=True)
+    base = f"/api/assessments/{academic['id']}"
+    saved = api.call("PUT", f"{base}/answers/1", {"text": "Some words"}, token=token).json
+    SavedAnswerResponse.model_validate(saved, strict=True)
+    AssessmentResponse.model_validate(api.call("POST", f"{base}/submit", token=token).json, strict=True)
+    container.invoker.drain(timeout=30)
+    AssessmentResponse.model_validate(api.call("GET", base, token=token).json, strict=True)  # failed, with error
+    AssessmentListResponse.model_validate(api.call("GET", "/api/assessments", token=token).json, strict=True)
+    ErrorBody.model_validate(api.call("POST", "/api/assessments", {"module": "general_writing"}, token=token).json)
+    document = api.call("GET", "/api/openapi.json").json
+    responses = document["paths"]["/api/assessments"]["post"]["responses"]
+    assert responses["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/AssessmentResponse")
+    assert responses["402"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

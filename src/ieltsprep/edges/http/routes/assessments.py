@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -13,6 +13,7 @@ from ieltsprep.assessments.models import MAX_ANSWER_CHARS
 from ieltsprep.assessments.service import public
 from ieltsprep.edges.http.auth import current_user
 from ieltsprep.edges.http.context import container_of
+from ieltsprep.edges.http.routes.accounts import ErrorBody, ErrorDetail
 from ieltsprep.errors import ValidationFailed
 
 router = APIGatewayHttpRouter()
@@ -32,11 +33,99 @@ class AnswerRequest(BaseModel):
     text: str = Field(max_length=MAX_ANSWER_CHARS)
 
 
+class ChartOut(BaseModel):
+    """The visual of an Academic Task 1: its data and the platform's SVG drawing (left out of lists)."""
+
+    type: Literal["line", "bar", "pie", "table", "process", "map"]
+    title: str
+    data: dict[str, Any] = Field(description="unit, period, axis labels, categories, series, steps or map panels")
+    svg: str | None = None
+
+
+class TaskOut(BaseModel):
+    """One writing task as the candidate sees it."""
+
+    task: Literal[1, 2]
+    question_id: str
+    kind: Literal["academic_chart", "general_letter", "essay"]
+    topic: str
+    prompt: str
+    min_words: int
+    minutes: int
+    chart: ChartOut | None = Field(None, description="Academic Task 1 only")
+    bullets: list[str] | None = Field(None, description="General Training Task 1 only: the three points")
+    tone: Literal["formal", "semi_formal", "informal"] | None = Field(None, description="letters only")
+    type: str | None = Field(None, description="Task 2 question type")
+
+
+class AnswerOut(BaseModel):
+    """The saved draft of one task (``text`` is left out of lists)."""
+
+    text: str | None = None
+    word_count: int
+    updated_at: str
+
+
+class AssessmentOut(BaseModel):
+    """The API.md assessment object."""
+
+    id: str
+    module: Literal["academic_writing", "general_writing", "academic_speaking", "general_speaking"]
+    status: Literal["in_progress", "scoring", "scored", "failed"]
+    created_at: str
+    updated_at: str | None = None
+    submitted_at: str | None = None
+    scored_at: str | None = None
+    tasks: list[TaskOut] | None = Field(None, description="writing modules")
+    answers: dict[str, AnswerOut] | None = Field(None, description='writing drafts by task ("1", "2")')
+    parts: list[dict[str, Any]] | None = Field(None, description="speaking modules: the examiner's script")
+    result: dict[str, Any] | None = Field(None, description="the writing or speaking result of docs/API.md")
+    error: ErrorDetail | None = Field(None, description="why scoring failed (the credit was returned)")
+
+
+class AssessmentResponse(BaseModel):
+    """One assessment."""
+
+    assessment: AssessmentOut
+
+
+class AssessmentListResponse(BaseModel):
+    """The caller's assessments, newest first."""
+
+    assessments: list[AssessmentOut]
+
+
+class SavedAnswerResponse(BaseModel):
+    """200 of PUT .../answers/{task}."""
+
+    assessment_id: str
+    task: Literal[1, 2]
+    word_count: int
+    updated_at: str
+
+
+def _documented(ok: dict[int, tuple[str, type[BaseModel]]], errors: dict[int, str]) -> dict[int, Any]:
+    # OpenAPI documentation only; bodies are built by ``public`` and pinned against these models by the tests.
+    responses: dict[int, Any] = {
+        status: {"description": text, "content": {"application/json": {"model": model}}}
+        for status, (text, model) in ok.items()
+    }
+    for status, text in {401: "unauthorized: no live session", **errors}.items():
+        responses[status] = {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+    return responses
+
+
 def _json(status: int, payload: dict[str, Any]) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload))
 
 
-@router.post("/api/assessments", responses={201: {"description": "Assessment started, one credit used"}})
+@router.post(
+    "/api/assessments",
+    responses=_documented(
+        {201: ("Assessment started, one credit used", AssessmentResponse)},
+        {402: "no_credits", 422: "validation_error: unknown module", 503: "content_not_loaded"},
+    ),
+)
 def create_assessment(body: CreateAssessmentRequest) -> Response[str]:
     """Start an assessment of a module, using one credit (402 no_credits without one)."""
     user = current_user(router)
@@ -46,7 +135,7 @@ def create_assessment(body: CreateAssessmentRequest) -> Response[str]:
 
 # The read routes answer with a ready JSON body: returning the dict would make Powertools walk every nested value
 # through its encoder, which costs more than the store read for a long history.
-@router.get("/api/assessments")
+@router.get("/api/assessments", responses=_documented({200: ("Newest first", AssessmentListResponse)}, {}))
 def list_assessments() -> Response[str]:
     """The caller's assessments, newest first (chart drawings and draft texts left out)."""
     user = current_user(router)
@@ -54,14 +143,27 @@ def list_assessments() -> Response[str]:
     return _json(200, {"assessments": [public(item, summary=True) for item in items]})
 
 
-@router.get("/api/assessments/<assessment_id>")
+@router.get(
+    "/api/assessments/<assessment_id>",
+    responses=_documented({200: ("The assessment", AssessmentResponse)}, {404: "assessment_not_found"}),
+)
 def get_assessment(assessment_id: str) -> Response[str]:
     """One of the caller's assessments, with drafts and result; 404 for anyone else's."""
     user = current_user(router)
     return _json(200, {"assessment": public(container_of(router).assessments.get(user.id, assessment_id))})
 
 
-@router.put("/api/assessments/<assessment_id>/answers/<task>")
+@router.put(
+    "/api/assessments/<assessment_id>/answers/<task>",
+    responses=_documented(
+        {200: ("Draft saved", SavedAnswerResponse)},
+        {
+            404: "assessment_not_found",
+            409: "not_in_progress (submitted) or not_writing (speaking)",
+            422: "validation_error / unknown_task",
+        },
+    ),
+)
 def save_answer(assessment_id: str, task: str, body: AnswerRequest) -> dict[str, Any]:
     """Autosave the draft of task 1 or 2 while the assessment is in progress."""
     user = current_user(router)
@@ -71,7 +173,16 @@ def save_answer(assessment_id: str, task: str, body: AnswerRequest) -> dict[str,
     return {"assessment_id": assessment_id, **saved}
 
 
-@router.post("/api/assessments/<assessment_id>/submit", responses={202: {"description": "Scoring requested"}})
+@router.post(
+    "/api/assessments/<assessment_id>/submit",
+    responses=_documented(
+        {
+            202: ("Scoring requested (runs in the background)", AssessmentResponse),
+            200: ("Already scored: the result", AssessmentResponse),
+        },
+        {404: "assessment_not_found", 409: "assessment_failed or not_writing", 503: "scoring could not be requested"},
+    ),
+)
 def submit_assessment(assessment_id: str) -> Response[str]:
     """Hand the answers in: 202 while scoring runs in the background, 200 when the result is already there."""
     user = current_user(router)
