@@ -66,7 +66,8 @@ class HttpApp(APIGatewayHttpResolver):
     """The resolver of this API: re-binds the container on every request and screens bodies before routing."""
 
     def __init__(self, container: Container, cors: CORSConfig) -> None:
-        super().__init__(cors=cors, enable_validation=True)
+        # debug=False always: Powertools' debug mode prints whole events, Authorization headers included.
+        super().__init__(cors=cors, enable_validation=True, debug=False)
         self.container = container
         self.cors_config = cors
         self._openapi: str | None = None
