@@ -144,6 +144,8 @@ class SpeakingWorker:
         self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.controller: Controller | None = None
         self.audio = AudioReorderer()
+        self.listening = False  # true once the test has begun: earlier candidate audio has no examiner to hear it
+        self.stop_requested = False
 
     async def run(self) -> dict[str, Any]:
         """Run the test; returns a summary (status and why it ended)."""
@@ -180,17 +182,19 @@ class SpeakingWorker:
                 aiohttp.ClientSession() as http,
                 http.ws_connect(ws_url, params={"token": p.worker_token}, heartbeat=30) as ws,
             ):
+                # Read the socket from the start: audio forwarded while the engine loads is dropped, not replayed
+                # in a burst that would fast-forward the test clock.
+                tasks = [asyncio.create_task(self._candidate_loop(ws))]
                 self.speech = await engine.open(SessionConfig(system_prompt=SYSTEM_PROMPT, history=history))
                 self.build = InputEvents(self.speech.prompt_name)
                 # Build the @connections client now: its first use would otherwise delay Maya's first words.
                 await asyncio.to_thread(lambda: self.container.connections.client)
                 prerender = asyncio.create_task(engine.prerender(script_sentences(parts)))
                 await self._apply(self.controller.begin())
-                tasks = [
-                    asyncio.create_task(self._candidate_loop(ws)),
-                    asyncio.create_task(self._engine_loop()),
-                    asyncio.create_task(self._heartbeat_loop()),
-                ]
+                self.listening = True
+                if self.stop_requested:
+                    await self._apply(self.controller.stop())
+                tasks += [asyncio.create_task(self._engine_loop()), asyncio.create_task(self._heartbeat_loop())]
                 await self.stopped.wait()
                 for task in [*tasks, prerender]:
                     task.cancel()
@@ -221,15 +225,21 @@ class SpeakingWorker:
                 continue
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "audio":
+                if not self.listening:
+                    continue
                 for data in self.audio.push(message.get("seq"), str(message.get("data", ""))):
                     await self._on_candidate_audio(data)
             elif kind == "stop":
-                await self._apply(self.controller.stop())
+                if self.listening:
+                    await self._apply(self.controller.stop())
+                else:
+                    self.stop_requested = True
             elif kind == "candidate_reconnected":
                 self.candidate_id = str(message.get("connection_id") or self.candidate_id)
                 self.candidate_gone = False
                 self.audio = AudioReorderer()  # a new connection numbers its audio from 0 again
-                await self._apply(self.controller.reconnected())
+                if self.listening:
+                    await self._apply(self.controller.reconnected())
             elif kind == "candidate_disconnected":
                 self.candidate_gone = True
                 asyncio.get_running_loop().call_later(RECONNECT_WAIT_SECONDS, self._give_up_if_gone)

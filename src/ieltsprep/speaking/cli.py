@@ -171,6 +171,8 @@ class SpeakingClient:
                 state.play_until = state.audio_now
             elif kind == "error":
                 run.errors.append(message)
+            elif kind == "ready":
+                state.ready.set()
             elif kind == "complete":
                 run.completed = True
                 break
@@ -180,8 +182,9 @@ class SpeakingClient:
     async def _send_audio(self, ws: Any, state: _ClientState, run: SpeakingRun) -> None:
         seq = 0
         silence = bytes(self.chunk_bytes)
-        clock_start = time.monotonic()
         queue: list[bytes] = []
+        await state.ready.wait()  # nobody listens before the examiner is ready
+        clock_start = time.monotonic()
         while not state.done:
             if (
                 not queue
@@ -235,6 +238,7 @@ class _ClientState:
     line_announced: bool = False
     answer_chunks_left: int = 0
     done: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def login(base_url: str, email: str, password: str) -> str:
