@@ -76,3 +76,15 @@ def test_metrics_emit_emf_in_the_ieltsprep_namespace_when_enabled(
         assert {"Requests", "LatencyMs", "ClientErrors"} <= names
     finally:
         enabled.close()
+
+
+def test_powertools_debug_switch_cannot_make_the_handler_print_tokens(
+    container: Container, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_DEV", "true")
+    api = Api(create_app(container))
+    token = api.signed_up("a@example.com")
+    capsys.readouterr()
+    assert api.call("GET", "/api/me", token=token).status == 200
+    captured = capsys.readouterr()
+    assert token not in captured.out + captured.err
