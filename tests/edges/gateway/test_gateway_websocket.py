@@ -289,3 +289,34 @@ def test_the_relay_over_real_sockets_candidate_audio_reaches_the_worker_peer_and
     forwarded, received = run(scenario)
     assert forwarded == {"action": "nova-sonic-stream", "type": "audio", "seq": 0, "data": "AAAAAA=="}
     assert received == {"type": "ready", "assessment_id": "a1"}
+
+
+@pytest.mark.parametrize(
+    ("limit", "reason"), [("idle_seconds", "Going away"), ("connection_seconds", "Connection duration limit reached")]
+)
+def test_idle_and_overlong_connections_are_closed_with_1001_and_disconnected(
+    live_server: BackgroundServer, monkeypatch: pytest.MonkeyPatch, limit: str, reason: str
+) -> None:
+    from ieltsprep.edges.ws import handler
+
+    setattr(live_server.gateway.limits, limit, 0.3)
+    token = session_token(live_server)
+    seen: list[dict[str, Any]] = []
+    handle_event = handler.handle_event
+
+    def spy(container: Any, event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(event)
+        return handle_event(container, event)
+
+    monkeypatch.setattr(handler, "handle_event", spy)
+
+    async def scenario(session: aiohttp.ClientSession) -> Any:
+        async with session.ws_connect(f"{live_server.ws_url}?token={token}") as socket:
+            return await socket.receive(timeout=5)
+
+    frame = run(scenario)
+    assert frame.type == aiohttp.WSMsgType.CLOSE and frame.data == 1001
+    wait_for(lambda: any(e["requestContext"]["routeKey"] == "$disconnect" for e in seen))
+    (gone,) = [e for e in seen if e["requestContext"]["routeKey"] == "$disconnect"]
+    assert gone["requestContext"]["disconnectStatusCode"] == 1001
+    assert gone["requestContext"]["disconnectReason"] == reason

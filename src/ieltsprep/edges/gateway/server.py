@@ -31,7 +31,7 @@ from ieltsprep.edges.gateway.http import (
     internal_error,
     static_route,
 )
-from ieltsprep.edges.gateway.websocket import WS_PATH, LiveConnection, ws_route
+from ieltsprep.edges.gateway.websocket import WS_PATH, Limits, LiveConnection, ws_route
 from ieltsprep.edges.invoke import LocalContext
 
 logger = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class Gateway:
         self._http_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-lambda")
         self._ws_pool = ThreadPoolExecutor(max_workers=ws_threads, thread_name_prefix="ws-lambda")
         self.connections: dict[str, LiveConnection] = {}
+        self.limits = Limits()
 
     def _http_handler(self, event: dict[str, Any]) -> dict[str, Any]:
         return self._http_resolve(event, LocalContext("http", region=self.container.settings.region))
@@ -105,7 +106,7 @@ class Gateway:
         api = api_route(self.invoke_http)
         app.router.add_route("*", API_PREFIX, api)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", api)
-        app.router.add_get(WS_PATH, ws_route(self.invoke_ws, self.connections))
+        app.router.add_get(WS_PATH, ws_route(self.invoke_ws, self.connections, self.limits))
         app.router.add_route("*", CONNECTIONS_PATH, connections_route(self.connections))
         app.router.add_route("*", "/{path:.*}", static_route(self.static_dir))
         app.on_shutdown.append(self._close_sockets)

@@ -30,6 +30,17 @@ STAGE = "local"
 MAX_FRAME_BYTES = 32 * 1024
 IDLE_TIMEOUT_SECONDS = 10 * 60
 MAX_CONNECTION_SECONDS = 2 * 3600
+
+
+@dataclass
+class Limits:
+    """API Gateway's WebSocket quotas (tests shorten the timeouts to watch them act)."""
+
+    frame_bytes: int = MAX_FRAME_BYTES
+    idle_seconds: float = IDLE_TIMEOUT_SECONDS
+    connection_seconds: float = MAX_CONNECTION_SECONDS
+
+
 # Routes of the deployed API besides $connect/$disconnect/$default (routeSelectionExpression $request.body.action).
 ROUTES = frozenset({"nova-sonic-stream"})
 
@@ -142,7 +153,7 @@ def _status_of(result: Any) -> int:
 
 
 def ws_route(
-    invoke: Invoke, registry: dict[str, LiveConnection]
+    invoke: Invoke, registry: dict[str, LiveConnection], limits: Limits
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler of ``/ws``."""
 
@@ -157,7 +168,7 @@ def ws_route(
         if not 200 <= status < 300:
             # API Gateway refuses the upgrade with the handler's status (401/403 for a bad token).
             return web.json_response({"message": "Forbidden" if status == 403 else "Unauthorized"}, status=status)
-        socket = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True, heartbeat=None)
+        socket = web.WebSocketResponse(max_msg_size=limits.frame_bytes, autoping=True, heartbeat=None)
         connection = LiveConnection(connection_id, socket, source_ip(request), request.headers.get("User-Agent", ""))
         # Registered before the 101 goes out, so the client never sees itself connected yet unknown to @connections.
         registry[connection_id] = connection
@@ -166,7 +177,7 @@ def ws_route(
         except Exception:
             registry.pop(connection_id, None)
             raise
-        close_status, close_reason = await _pump(invoke, request, connection)
+        close_status, close_reason = await _pump(invoke, request, connection, limits)
         registry.pop(connection_id, None)
         if not socket.closed:
             await socket.close(code=close_status, message=close_reason.encode()[:120])
@@ -179,12 +190,12 @@ def ws_route(
     return handler
 
 
-async def _pump(invoke: Invoke, request: web.Request, connection: LiveConnection) -> tuple[int, str]:
+async def _pump(invoke: Invoke, request: web.Request, connection: LiveConnection, limits: Limits) -> tuple[int, str]:
     """Read frames until the socket closes; returns the close status and reason for ``$disconnect``."""
     socket = connection.socket
-    deadline = connection.connected_at + MAX_CONNECTION_SECONDS
+    deadline = connection.connected_at + limits.connection_seconds
     while True:
-        timeout = min(IDLE_TIMEOUT_SECONDS, deadline - time.time())
+        timeout = min(limits.idle_seconds, deadline - time.time())
         if timeout <= 0:
             return WSCloseCode.GOING_AWAY, "Connection duration limit reached"
         try:
