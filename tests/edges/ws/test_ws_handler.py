@@ -13,7 +13,7 @@ from ieltsprep.adapters.storage.port import Key, Table
 from ieltsprep.container import Container
 from ieltsprep.edges.ws import relay, tokens
 from ieltsprep.edges.ws.handler import handle_event
-from ieltsprep.speaking.sessions import SpeakingStore
+from ieltsprep.speaking.sessions import SpeakingSession, SpeakingStore
 
 SILENCE = "AAAAAA=="  # two 16-bit samples of silence, base64
 
@@ -253,29 +253,43 @@ def test_start_refuses_assessments_that_are_not_open_speaking_tests(
     assert invoked.calls == []
 
 
-def test_worker_connects_with_its_token_and_is_attached_to_the_session(
-    container: Container, candidate: Candidate, invoked: RecordingInvoker, new_assessment: Callable[..., str]
-) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    connect_worker(container, invoked, "w1")
-    worker = relay.load_connection(container, "w1")
-    assert worker is not None and worker.role == "worker" and worker.assessment_id == assessment_id
-    session = SpeakingStore(container.store).get(assessment_id)
-    assert session is not None and session.worker_connection_id == "w1"
-
-
-def test_audio_and_stop_are_forwarded_to_the_worker_connection(
+@pytest.fixture
+def started(
     container: Container,
     candidate: Candidate,
     posted: RecordingConnections,
     invoked: RecordingInvoker,
     new_assessment: Callable[..., str],
-) -> None:
+) -> str:
+    """A speaking test the candidate started on connection c1 (worker invoked, not connected yet)."""
+    assessment_id = new_assessment(candidate.user_id)
     connect(container, "c1", candidate.token)
-    send(container, "c1", start(new_assessment(candidate.user_id)))
+    send(container, "c1", start(assessment_id))
+    return assessment_id
+
+
+@pytest.fixture
+def running(container: Container, invoked: RecordingInvoker, started: str) -> str:
+    """A started test whose worker has connected as w1."""
     connect_worker(container, invoked, "w1")
+    return started
+
+
+def session_of(container: Container, assessment_id: str) -> SpeakingSession:
+    session = SpeakingStore(container.store).get(assessment_id)
+    assert session is not None
+    return session
+
+
+def test_worker_connects_with_its_token_and_is_attached_to_the_session(container: Container, running: str) -> None:
+    worker = relay.load_connection(container, "w1")
+    assert worker is not None and worker.role == "worker" and worker.assessment_id == running
+    assert session_of(container, running).worker_connection_id == "w1"
+
+
+def test_audio_and_stop_are_forwarded_to_the_worker_connection(
+    container: Container, posted: RecordingConnections, running: str
+) -> None:
     send(container, "c1", audio(7))
     send(container, "c1", {"action": "nova-sonic-stream", "type": "stop"})
     assert posted.to("w1") == [
@@ -285,16 +299,17 @@ def test_audio_and_stop_are_forwarded_to_the_worker_connection(
 
 
 def test_audio_before_the_worker_connects_is_dropped_without_error(
-    container: Container,
-    candidate: Candidate,
-    posted: RecordingConnections,
-    invoked: RecordingInvoker,
-    new_assessment: Callable[..., str],
+    container: Container, posted: RecordingConnections, started: str
 ) -> None:
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(new_assessment(candidate.user_id)))
     assert send(container, "c1", audio())["statusCode"] == 200
     assert posted.sent == []
+
+
+def test_stop_before_the_worker_connects_says_the_examiner_is_unavailable(
+    container: Container, posted: RecordingConnections, started: str
+) -> None:
+    send(container, "c1", {"action": "nova-sonic-stream", "type": "stop"})
+    assert errors(posted, "c1") == ["worker_unavailable"]
 
 
 def test_audio_before_start_gets_not_started(
@@ -306,72 +321,42 @@ def test_audio_before_start_gets_not_started(
 
 
 def test_reconnect_repoints_the_session_and_tells_the_live_worker(
-    container: Container,
-    candidate: Candidate,
-    posted: RecordingConnections,
-    invoked: RecordingInvoker,
-    new_assessment: Callable[..., str],
+    container: Container, candidate: Candidate, posted: RecordingConnections, invoked: RecordingInvoker, running: str
 ) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    connect_worker(container, invoked, "w1")
     disconnect(container, "c1")
     connect(container, "c2", candidate.token)
-    send(container, "c2", start(assessment_id))
-
+    send(container, "c2", start(running))
     assert len(invoked.calls) == 1  # no second worker
     assert posted.to("w1") == [
         {"type": "candidate_disconnected", "connection_id": "c1"},
         {"type": "candidate_reconnected", "connection_id": "c2"},
     ]
-    session = SpeakingStore(container.store).get(assessment_id)
-    assert session is not None and session.candidate_connection_id == "c2"
+    assert session_of(container, running).candidate_connection_id == "c2"
 
 
 def test_old_connection_cannot_keep_sending_after_a_reconnect(
-    container: Container,
-    candidate: Candidate,
-    posted: RecordingConnections,
-    invoked: RecordingInvoker,
-    new_assessment: Callable[..., str],
+    container: Container, candidate: Candidate, posted: RecordingConnections, running: str
 ) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    connect_worker(container, invoked, "w1")
     connect(container, "c2", candidate.token)
-    send(container, "c2", start(assessment_id))
+    send(container, "c2", start(running))
     send(container, "c1", audio())
     assert errors(posted, "c1") == ["superseded"]
     assert [m["type"] for m in posted.to("w1")] == ["candidate_reconnected"]
 
 
 def test_second_start_while_the_worker_is_still_starting_launches_no_twin(
-    container: Container, candidate: Candidate, invoked: RecordingInvoker, new_assessment: Callable[..., str]
+    container: Container, invoked: RecordingInvoker, started: str
 ) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    send(container, "c1", start(assessment_id))
+    send(container, "c1", start(started))
     assert len(invoked.calls) == 1
 
 
 def test_start_after_the_worker_vanished_launches_a_new_worker(
-    container: Container,
-    candidate: Candidate,
-    posted: RecordingConnections,
-    invoked: RecordingInvoker,
-    new_assessment: Callable[..., str],
+    container: Container, candidate: Candidate, posted: RecordingConnections, invoked: RecordingInvoker, running: str
 ) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    connect_worker(container, invoked, "w1")
     posted.gone.add("w1")  # the worker died without a $disconnect
     connect(container, "c2", candidate.token)
-    send(container, "c2", start(assessment_id))
-
+    send(container, "c2", start(running))
     assert len(invoked.calls) == 2
     assert invoked.calls[1][1]["candidate_connection_id"] == "c2"
     assert relay.load_connection(container, "w1") is None
@@ -379,45 +364,22 @@ def test_start_after_the_worker_vanished_launches_a_new_worker(
 
 
 def test_audio_to_a_vanished_worker_tells_the_candidate_to_start_again(
-    container: Container,
-    candidate: Candidate,
-    posted: RecordingConnections,
-    invoked: RecordingInvoker,
-    new_assessment: Callable[..., str],
+    container: Container, posted: RecordingConnections, running: str
 ) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    connect_worker(container, invoked, "w1")
     posted.gone.add("w1")
     send(container, "c1", audio())
     assert errors(posted, "c1") == ["worker_unavailable"]
-    session = SpeakingStore(container.store).get(assessment_id)
-    assert session is not None and session.worker_connection_id is None
+    assert session_of(container, running).worker_connection_id is None
 
 
-def test_worker_disconnect_detaches_it_from_the_session(
-    container: Container, candidate: Candidate, invoked: RecordingInvoker, new_assessment: Callable[..., str]
-) -> None:
-    assessment_id = new_assessment(candidate.user_id)
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(assessment_id))
-    connect_worker(container, invoked, "w1")
+def test_worker_disconnect_detaches_it_from_the_session(container: Container, running: str) -> None:
     disconnect(container, "w1")
-    session = SpeakingStore(container.store).get(assessment_id)
-    assert session is not None and session.worker_connection_id is None
+    assert session_of(container, running).worker_connection_id is None
 
 
 def test_worker_cannot_send_stream_messages_for_the_candidate(
-    container: Container,
-    candidate: Candidate,
-    posted: RecordingConnections,
-    invoked: RecordingInvoker,
-    new_assessment: Callable[..., str],
+    container: Container, posted: RecordingConnections, running: str
 ) -> None:
-    connect(container, "c1", candidate.token)
-    send(container, "c1", start(new_assessment(candidate.user_id)))
-    connect_worker(container, invoked, "w1")
     send(container, "w1", audio())
     assert errors(posted, "w1") == ["forbidden"]
     assert posted.to("c1") == []
