@@ -60,6 +60,8 @@ class Transcriber:
                 audio.astype(np.float32, copy=False),
                 language="en",
                 beam_size=BEAM_SIZE,
+                # Greedy only: no sampling fallback, so a call costs one decode and the same audio gives the same words.
+                temperature=0.0,
                 word_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=False,
