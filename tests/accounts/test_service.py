@@ -81,18 +81,31 @@ def test_wrong_password_and_unknown_email_are_both_invalid_credentials(
     assert caught.value.code == "invalid_credentials"
 
 
-def test_unknown_email_still_spends_a_password_verification(accounts: AccountService) -> None:
-    calls: list[str] = []
-    real_verify = accounts.passwords.verify
+def test_unknown_email_and_wrong_password_each_spend_one_argon2_operation(accounts: AccountService) -> None:
+    accounts.register("a@example.com", PASSWORD, terms=True, age_16_plus=True)
+    real = accounts.passwords._hasher
+    operations: list[str] = []
 
-    def counting_verify(stored: str, password: str) -> bool:
-        calls.append(password)
-        return real_verify(stored, password)
+    class Counting:
+        """The real hasher, recording each operation."""
 
-    accounts.passwords.verify = counting_verify  # type: ignore[method-assign]
-    with pytest.raises(Unauthorized):
-        accounts.login("nobody@example.com", PASSWORD)
-    assert calls == [PASSWORD]
+        def hash(self, password: str) -> str:
+            operations.append("hash")
+            return real.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            operations.append("verify")
+            return real.verify(stored, password)
+
+        def check_needs_rehash(self, stored: str) -> bool:
+            return real.check_needs_rehash(stored)
+
+    accounts.passwords.__dict__["_hasher"] = Counting()
+    for email, password in [("nobody@example.com", PASSWORD)] * 2 + [("a@example.com", "wrong password")]:
+        before = len(operations)
+        with pytest.raises(Unauthorized):
+            accounts.login(email, password)
+        assert len(operations) == before + 1
 
 
 def test_login_rehashes_a_hash_made_with_old_parameters(container: Container) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -66,7 +65,9 @@ class Passwords:
     def burn(self, password: str) -> None:
         """Spend the time of one verification, so an unknown email answers as slowly as a wrong password."""
         with self._lock:
-            if self._dummy is None:
-                self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
             dummy = self._dummy
+            if dummy is None:
+                # Making the dummy hash costs what a verification costs, so even the first call is not faster.
+                self._dummy = self._hasher.hash(password)
+                return
         self.verify(dummy, password)
