@@ -194,3 +194,26 @@ def test_consumption_request_that_apple_cannot_take_now_is_answered_on_redeliver
     redelivered = container.store_notifications.apple_notification({"signedPayload": signed})
     assert redelivered.outcome == "answered:0"
     assert [sent for sent, _ in app_store_api.consumption] == [tid]  # accepted once, on the redelivery
+
+
+def test_refund_racing_a_claim_still_revokes_it(
+    container: Container, apple_store: LocalTestStore, alice: Buyer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jws, payload = apple_store.apple_transaction(PRODUCT)
+    tid = str(payload["transactionId"])
+    store = container.purchases.store
+    real_get = store.get
+    raced = []
+
+    def get_then_claim(table: Table, key: Any) -> Any:
+        found = real_get(table, key)
+        if key == claim_key(f"apple:{tid}") and not raced:
+            # The refund read "never claimed"; the app's verification lands before the refund writes.
+            raced.append(True)
+            body = {"transaction": {"type": "apple-sk2", "id": PRODUCT, "jwsRepresentation": jws}}
+            assert container.purchases.verify(alice, body)["ok"] is True
+        return found
+
+    monkeypatch.setattr(store, "get", get_then_claim)
+    assert _notify(container, apple_store, "REFUND", tid) == "revoked"
+    assert _credits(container, alice.id) == 0

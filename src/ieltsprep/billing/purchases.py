@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -404,17 +404,35 @@ class PurchaseService:
         ``extra`` operations (a notification's dedupe record) join the same transaction. A refund of a purchase
         never claimed leaves a refunded claim behind, so the purchase can never be credited afterwards.
         """
+        return self._retrying(lambda: self._revoke_once(purchase_key, ref=ref, count=count, extra=extra or []))
+
+    def _retrying(self, attempt: Callable[[], str | None]) -> str:
+        # None = the claim changed between our read and our write (a concurrent claim or refund): read it again.
+        for _ in range(3):
+            outcome = attempt()
+            if outcome is not None:
+                return outcome
+        raise StoreUnavailable("the purchase kept changing; try again")
+
+    def _transact(self, ops: list[Operation], extra: list[Operation], done: str) -> str | None:
+        try:
+            self.store.transact(ops)
+        except ConditionFailed:
+            if any(
+                isinstance(op, Put) and self.store.get(op.table, Key(str(op.item["pk"]), str(op.item["sk"])))
+                for op in extra
+            ):
+                return "duplicate"
+            return None
+        return done
+
+    def _revoke_once(self, purchase_key: str, *, ref: str, count: int | None, extra: list[Operation]) -> str | None:
         key = claim_key(purchase_key)
         claim = self.store.get(Table.LEDGER, key)
-        extra = extra or []
         if claim is None:
             stub = {"pk": key.pk, "sk": key.sk, "purchase_key": purchase_key, "state": "refunded",
                     "refunded_at": now_iso(), "credits": 0}  # fmt: skip
-            try:
-                self.store.transact([*extra, Put(Table.LEDGER, stub, MUST_NOT_EXIST)])
-            except ConditionFailed:
-                return "duplicate"
-            return "unclaimed"
+            return self._transact([*extra, Put(Table.LEDGER, stub, MUST_NOT_EXIST)], extra, "unclaimed")
         if claim.get("state") != "credited" or not claim.get("user_id"):
             self._record(extra)
             return "already_refunded"
@@ -433,18 +451,18 @@ class PurchaseService:
                 idempotency_key=f"{purchase_key}#refund#{ref}",
             ),
         ]  # fmt: skip
-        try:
-            self.store.transact(ops)
-        except ConditionFailed:
-            return "duplicate"
-        log.info("revoked %s credits of %s after a refund", revoked, _short(purchase_key))
-        return "revoked"
+        outcome = self._transact(ops, extra, "revoked")
+        if outcome == "revoked":
+            log.info("revoked %s credits of %s after a refund", revoked, _short(purchase_key))
+        return outcome
 
     def reinstate(self, purchase_key: str, *, ref: str, extra: list[Operation] | None = None) -> str:
         """Give back the credits a refund took when the refund is reversed (once)."""
+        return self._retrying(lambda: self._reinstate_once(purchase_key, ref=ref, extra=extra or []))
+
+    def _reinstate_once(self, purchase_key: str, *, ref: str, extra: list[Operation]) -> str | None:
         key = claim_key(purchase_key)
         claim = self.store.get(Table.LEDGER, key)
-        extra = extra or []
         if claim is None or claim.get("state") != "refunded" or not claim.get("user_id"):
             self._record(extra)
             return "nothing_to_reinstate"
@@ -466,11 +484,7 @@ class PurchaseService:
                 idempotency_key=f"{purchase_key}#reinstated#{ref}",
             ),
         ]  # fmt: skip
-        try:
-            self.store.transact(ops)
-        except ConditionFailed:
-            return "duplicate"
-        return "reinstated"
+        return self._transact(ops, extra, "reinstated")
 
     def sweep_google_voided(self, since_ms: int) -> dict[str, int]:
         """Revoke every Google purchase on the voided list since ``since_ms`` (RTDN may have been lost)."""
