@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import asn1
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ieltsprep.adapters.storage.port import ConditionFailed, Key, Table
 from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
@@ -394,3 +396,26 @@ def test_storekit1_body_without_a_numeric_transaction_id_uses_the_receipts(
     app_store_api.history[tid] = [jws]
     assert container.purchases.verify(alice, _receipt_body(_receipt(tid), "com.ieltsgenaiprep.app"))["ok"] is True
     assert _credits(container, alice.id) == 4
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+_TRANSACTIONS = st.fixed_dictionaries(
+    {"type": st.sampled_from(["apple-sk2", "ios-appstore", "android-playstore", "x"])},
+    optional={"jwsRepresentation": _JSON | st.just("a.b.c"), "appStoreReceipt": _JSON, "purchaseToken": _JSON,
+              "receipt": _JSON, "id": _JSON},
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_JSON | st.fixed_dictionaries({"transaction": _TRANSACTIONS}, optional={"id": _JSON}))
+def test_any_validator_body_gets_a_contract_answer_and_credits_nothing(
+    container: Container, app_store_api: FakeAppStoreServerApi, alice: Buyer, body: object
+) -> None:
+    response = container.purchases.verify(alice, body)
+    assert response["ok"] is False and response["code"] == VERIFICATION_FAILED
+    assert isinstance(response["message"], str) and response["message"]
+    assert ledger.entries(container.store, alice.id) == []
