@@ -89,3 +89,21 @@ def test_users_set_tester_flags_the_account(data_dir: Path, capsys: pytest.Captu
     assert json.loads(capsys.readouterr().out)["is_tester"] is True
     assert cli.main(["users", "set-tester", "--email", "ops@example.com", "--off", "--data-dir", str(data_dir)]) == 0
     assert json.loads(capsys.readouterr().out)["is_tester"] is False
+
+
+def test_operator_grant_shows_in_the_users_export(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ieltsprep.accounts.privacy import export_user
+
+    argv = ["credits", "grant", "--email", "ops@example.com", "--module", "academic_speaking", "--count", "4",
+            "--reason", "goodwill", "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    container = Container(Settings(stage="local", data_dir=data_dir))
+    try:
+        user = container.accounts.find_by_email("ops@example.com")
+        assert user is not None
+        ledger_items = export_user(container, user)["tables"]["ledger"]
+    finally:
+        container.close()
+    [grant] = [item for item in ledger_items if item["sk"].startswith("ENTRY#grant#operator:")]
+    assert grant["delta"] == 4 and grant["source"] == "operator" and grant["reason"] == "goodwill"
+    assert any(item["sk"] == "BALANCE#academic_speaking" and item["balance"] == 4 for item in ledger_items)
