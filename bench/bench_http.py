@@ -41,17 +41,47 @@ print(json.dumps({"init_ms": elapsed, "cpu_ms": cpu}), file=sys.stderr)
 """
 
 
+# The same cold start cut into phases (each phase imports only what the earlier ones did not), to show where it goes.
+_PHASES_SCRIPT = """
+import json, sys, time
+phases = {}
+def phase(name, fn):
+    started = time.perf_counter()
+    fn()
+    phases[name] = (time.perf_counter() - started) * 1000
+phase("pydantic + pydantic_settings", lambda: __import__("pydantic_settings"))
+phase("powertools event handler", lambda: __import__("aws_lambda_powertools.event_handler"))
+phase("ieltsprep.settings", lambda: __import__("ieltsprep.settings"))
+phase("http routes of every domain", lambda: __import__("ieltsprep.edges.http.routes"))
+phase("http app, errors, auth", lambda: __import__("ieltsprep.edges.http.app"))
+import lambda_handler
+event = {"version": "2.0", "routeKey": "$default", "rawPath": "/api/health", "rawQueryString": "", "headers": {},
+         "requestContext": {"http": {"method": "GET", "path": "/api/health", "sourceIp": "127.0.0.1"},
+                            "requestId": "bench", "stage": "$default"}, "isBase64Encoded": False}
+phase("container, create_app, first request", lambda: lambda_handler.http_handler(event, None))
+print(json.dumps(phases), file=sys.stderr)
+"""
+
+
+def _run_script(script: str, data_dir: Path) -> dict[str, float]:
+    env = {**os.environ, "IELTSPREP_DATA_DIR": str(data_dir), "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    line = [ln for ln in done.stderr.splitlines() if ln.startswith("{")][-1]
+    return {k: float(v) for k, v in json.loads(line).items()}
+
+
+def measure_phases(runs: int, data_dir: Path) -> dict[str, float]:
+    """Median milliseconds of each phase of the cold start over ``runs`` fresh interpreters."""
+    samples = [_run_script(_PHASES_SCRIPT, data_dir) for _ in range(runs)]
+    return {name: statistics.median(sample[name] for sample in samples) for name in samples[0]}
+
+
 def measure_init(runs: int, data_dir: Path) -> list[tuple[float, float]]:
     """Cold-start (wall, CPU) milliseconds of ``runs`` fresh interpreters."""
-    env = {**os.environ, "IELTSPREP_DATA_DIR": str(data_dir), "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
     figures = []
     for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-c", _INIT_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-        )
-        line = [ln for ln in done.stderr.splitlines() if ln.startswith('{"init_ms"')][-1]
-        figure = json.loads(line)
-        figures.append((float(figure["init_ms"]), float(figure["cpu_ms"])))
+        figure = _run_script(_INIT_SCRIPT, data_dir)
+        figures.append((figure["init_ms"], figure["cpu_ms"]))
     return figures
 
 
@@ -179,6 +209,9 @@ def main() -> None:
         print(
             f"  median {median_init:.0f} ms, min {min(walls):.0f} ms, max {max(walls):.0f} ms  [budget {INIT_BUDGET_MS:.0f} ms: {verdict}]"
         )
+        print("  where it goes (median wall ms per phase):")
+        for name, ms in measure_phases(args.init_runs, Path(tmp) / "phases").items():
+            print(f"    {name:38s} {ms:6.0f}")
         print("In-process latency on SQLite (resolver only):")
         for route, samples in measure_routes(args.requests, Path(tmp) / "routes").items():
             p50, p99 = percentiles(samples)
