@@ -79,6 +79,7 @@ class FakeAppStoreServerApi:
         self.consumption: list[tuple[str, dict[str, Any]]] = []
         self.authorizations: list[str] = []
         self.fail_puts = 0  # how many consumption PUTs to answer with 500 first
+        self.notifications: list[str] = []  # what Get Notification History returns
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,6 +100,15 @@ class FakeAppStoreServerApi:
                                      "bundleId": "com.ieltsgenaiprep.app", "environment": "Production"})  # fmt: skip
                 else:
                     self._send(404, {"errorCode": 4040010, "errorMessage": "Transaction id not found."})
+
+            def do_POST(self) -> None:
+                fake.authorizations.append(self.headers.get("Authorization", ""))
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.split("?")[0] == "/inApps/v1/notifications/history":
+                    items = [{"signedPayload": p, "sendAttempts": []} for p in fake.notifications]
+                    self._send(200, {"notificationHistory": items, "hasMore": False})
+                else:
+                    self._send(404, {"errorCode": 4040000, "errorMessage": "not found"})
 
             def do_PUT(self) -> None:
                 fake.authorizations.append(self.headers.get("Authorization", ""))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from ieltsprep.adapters.stores.local_store import FakePlayApi
+from typing import TYPE_CHECKING
+
+from ieltsprep.adapters.stores.local_store import FakePlayApi, LocalTestStore
 from ieltsprep.billing import ledger
 from ieltsprep.billing.purchases import Buyer
 from ieltsprep.container import Container
 from ieltsprep.edges import jobs
+
+if TYPE_CHECKING:
+    from tests.billing.conftest import FakeAppStoreServerApi
 
 PRODUCT = "com.ieltsgenaiprep.academic_speaking"
 
@@ -32,3 +37,17 @@ def test_retry_google_consumes_job_consumes_what_failed_at_purchase_time(
     result = jobs.run(container, {"job": "retry_google_consumes"})
     assert result["result"] == {"consumed": 1, "failed": 0, "dropped": 0}
     assert play.purchases[transaction["purchaseToken"]]["consumptionState"] == 1
+
+
+def test_recover_apple_notifications_job_applies_a_refund_we_never_received(
+    container: Container, apple_store: LocalTestStore, app_store_api: FakeAppStoreServerApi, alice: Buyer
+) -> None:
+    jws, payload = apple_store.apple_transaction(PRODUCT)
+    body = {"transaction": {"type": "apple-sk2", "id": PRODUCT, "jwsRepresentation": jws}}
+    assert container.purchases.verify(alice, body)["ok"] is True
+    app_store_api.notifications = [apple_store.apple_notification("REFUND", str(payload["transactionId"]))]
+    first = jobs.run(container, {"job": "recover_apple_notifications"})["result"]
+    assert first == {"seen": 2, "handled": 1, "rejected": 0}  # the fake answers both environments alike
+    again = jobs.run(container, {"job": "recover_apple_notifications"})["result"]
+    assert again == {"seen": 2, "handled": 0, "rejected": 0}
+    assert ledger.balances(container.store, alice.id)["academic_speaking"] == 0

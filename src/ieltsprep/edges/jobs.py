@@ -26,6 +26,7 @@ JOBS: dict[str, str] = {
     "load_questions": "ieltsprep.assessments.jobs:load_questions",
     "sweep_google_voided": "ieltsprep.billing.jobs:sweep_google_voided",
     "retry_google_consumes": "ieltsprep.billing.jobs:retry_google_consumes",
+    "recover_apple_notifications": "ieltsprep.billing.jobs:recover_apple_notifications",
 }
 
 Job = Callable[["Container", dict[str, Any]], dict[str, Any]]

@@ -19,6 +19,7 @@ from appstoreserverlibrary.models.ConsumptionRequest import ConsumptionRequest
 from appstoreserverlibrary.models.DeliveryStatus import DeliveryStatus
 from appstoreserverlibrary.models.Environment import Environment
 from appstoreserverlibrary.models.JWSTransactionDecodedPayload import JWSTransactionDecodedPayload
+from appstoreserverlibrary.models.NotificationHistoryRequest import NotificationHistoryRequest
 from appstoreserverlibrary.models.TransactionHistoryRequest import TransactionHistoryRequest
 from appstoreserverlibrary.receipt_utility import ReceiptUtility
 from appstoreserverlibrary.signed_data_verifier import SignedDataVerifier, VerificationException, VerificationStatus
@@ -227,6 +228,26 @@ class AppleServerApi:
             except OSError as exc:
                 raise StoreUnavailable("App Store Server API unreachable") from exc
         raise last
+
+    def notification_history(self, environment: str, *, start_ms: int, end_ms: int) -> list[str]:
+        """The signed payloads of every notification Apple tried to send between the two times (failed or not)."""
+        client = self._clients.get(environment)
+        if client is None:
+            raise StoreRejected(f"unknown Apple environment {environment!r}")
+        request = NotificationHistoryRequest(startDate=start_ms, endDate=end_ms)
+        payloads: list[str] = []
+        token: str | None = None
+        try:
+            while True:
+                page = client.get_notification_history(token, request)
+                payloads.extend(item.signedPayload for item in page.notificationHistory or [] if item.signedPayload)
+                token = page.paginationToken
+                if not page.hasMore or not token:
+                    return payloads
+        except APIException as exc:
+            raise self._error(exc) from exc
+        except OSError as exc:
+            raise StoreUnavailable("App Store Server API unreachable") from exc
 
     def send_consumption(self, transaction_id: str, environment: str, *, consumption_percentage: int) -> None:
         """Answer a CONSUMPTION_REQUEST with real usage (call only when the customer consented)."""
