@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from ieltsprep.accounts.models import User, normalise_email
 from ieltsprep.errors import ValidationFailed
@@ -38,3 +40,14 @@ def test_user_profile_carries_consents_but_public_form_only_id_and_email() -> No
     assert user.public() == {"id": "u1", "email": "a@example.com"}
     assert user.profile()["consents"] == {"terms": {"accepted": True, "at": "t"}}
     assert "password_hash" not in user.profile()
+
+
+@given(st.emails())
+def test_normalising_is_idempotent_and_case_blind(email: str) -> None:
+    try:
+        once = normalise_email(email)
+    except ValidationFailed:
+        assume(False)  # RFC-valid but outside our deliberately narrower shape (e.g. a one-letter TLD)
+        raise
+    assert normalise_email(once) == once
+    assert normalise_email(email.upper()) == once  # hypothesis' emails are ASCII, so upper() round-trips
