@@ -134,3 +134,24 @@ def test_deployed_stages_get_the_lambda_invoker() -> None:
     deployed = Settings(stage="prod", store="dynamodb", scoring_function_name="jobs-fn", region="eu-west-1")
     invoker = build_invoker(Container(deployed))
     assert isinstance(invoker, LambdaInvoker)
+
+
+def test_the_speaking_worker_runs_in_process_against_the_same_container_with_a_lambda_like_context(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ieltsprep.edges import worker
+
+    calls: list[tuple[Container, dict[str, Any], Any]] = []
+
+    def fake_run(target_container: Container, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append((target_container, event, context))
+        return {"status": "finished"}
+
+    monkeypatch.setattr(worker, "run", fake_run)
+    container.invoker.invoke_async("speaking_worker", {"assessment_id": "a1", "worker_token": "t"})
+    container.invoker.drain(5)
+    ((ran_with, event, context),) = calls
+    assert ran_with is container
+    assert event == {"assessment_id": "a1", "worker_token": "t"}
+    assert context.function_name == "speaking_worker"
+    assert 14 * 60 * 1000 < context.get_remaining_time_in_millis() <= 15 * 60 * 1000
