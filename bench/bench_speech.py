@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -233,7 +234,9 @@ def main() -> None:
         print("session:", json.dumps(session))
         if not isinstance(engine.load()[1], ExaminerVoice):
             raise SystemExit("no examiner voice")
-    print(json.dumps({"load": loads, "transcription": transcription, "session": session}))
+    # Other processes on a shared 2-core machine slow every figure down: the load average says how much.
+    machine = {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    print(json.dumps({"machine": machine, "load": loads, "transcription": transcription, "session": session}))
 
 
 if __name__ == "__main__":

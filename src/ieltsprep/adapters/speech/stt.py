@@ -60,8 +60,8 @@ class Transcriber:
                 audio.astype(np.float32, copy=False),
                 language="en",
                 beam_size=BEAM_SIZE,
-                # Greedy only: no sampling fallback, so a call costs one decode and the same audio gives the same words.
-                temperature=0.0,
+                # faster-whisper's default temperature fallback stays on: greedy alone turned a clean short answer
+                # into an invented sentence in our benchmark, and the fallback (only on a poor decode) fixed it.
                 word_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=False,
