@@ -24,7 +24,7 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Every knob of the platform. Environment variable names are given by the aliases."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True, env_ignore_empty=True)
 
     # --- where and what -------------------------------------------------------------------------------------
     stage: Stage = Field("local", validation_alias=_env("IELTSPREP_STAGE", "STAGE"))
@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     ws_management_endpoint: str | None = Field(None, validation_alias=_env("IELTSPREP_WS_MANAGEMENT_ENDPOINT"))
     ws_url: str | None = Field(None, validation_alias=_env("IELTSPREP_WS_URL"))
     internal_token_secret: str | None = Field(None, validation_alias=_env("IELTSPREP_INTERNAL_TOKEN_SECRET"))
+    # On AWS: the SSM SecureString holding that secret (read once per process), so it never sits in the environment.
+    internal_token_secret_parameter: str | None = Field(
+        None, validation_alias=_env("IELTSPREP_INTERNAL_TOKEN_SECRET_PARAMETER")
+    )
 
     # --- purchases ------------------------------------------------------------------------------------------
     test_store_enabled: bool = Field(False, validation_alias=_env("IELTSPREP_TEST_STORE"))

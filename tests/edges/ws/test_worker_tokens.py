@@ -59,3 +59,20 @@ def test_outside_the_local_stage_a_missing_secret_is_a_configuration_error() -> 
     deployed = Settings(stage="dev", store="dynamodb", internal_token_secret=None)
     with pytest.raises(ServiceUnavailable):
         tokens.issue_worker_token(deployed, assessment_id="a1", user_id="u1")
+
+
+def test_on_aws_the_secret_is_read_once_from_its_ssm_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ieltsprep.adapters.stores import secrets
+
+    reads: list[str] = []
+
+    def read_parameter(settings: Settings, name: str) -> str:
+        reads.append(name)
+        return "s" * 48
+
+    monkeypatch.setattr(secrets, "read_parameter", read_parameter)
+    monkeypatch.setattr(tokens, "_parameter_cache", {})
+    deployed = Settings(stage="prod", store="dynamodb", internal_token_secret_parameter="/ieltsprep/prod/ws-secret")
+    token = tokens.issue_worker_token(deployed, assessment_id="a1", user_id="u1")
+    assert tokens.verify_worker_token(deployed, token).assessment_id == "a1"
+    assert reads == ["/ieltsprep/prod/ws-secret"]

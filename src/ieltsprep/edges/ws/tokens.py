@@ -57,13 +57,31 @@ def _local_secret(data_dir: Path) -> str:
         return path.read_text().strip()
 
 
+_parameter_cache: dict[tuple[str, str], str] = {}
+
+
+def _parameter_secret(settings: Settings, name: str) -> str:
+    # One SSM read per warm Lambda, not one per connection.
+    key = (settings.region, name)
+    if key not in _parameter_cache:
+        from ieltsprep.adapters.stores.secrets import read_parameter
+
+        _parameter_cache[key] = read_parameter(settings, name)
+    return _parameter_cache[key]
+
+
 def secret(settings: Settings) -> str:
-    """The signing secret: from settings, or (local stage only) the one kept under the data directory."""
+    """The signing secret: from settings, from its SSM parameter, or (local stage only) the data directory's."""
     if settings.internal_token_secret:
         return settings.internal_token_secret
+    if settings.internal_token_secret_parameter:
+        return _parameter_secret(settings, settings.internal_token_secret_parameter)
     if settings.is_local:
         return _local_secret(settings.data_dir)
-    raise ServiceUnavailable("IELTSPREP_INTERNAL_TOKEN_SECRET is not set", code="not_configured")
+    raise ServiceUnavailable(
+        "neither IELTSPREP_INTERNAL_TOKEN_SECRET nor IELTSPREP_INTERNAL_TOKEN_SECRET_PARAMETER is set",
+        code="not_configured",
+    )
 
 
 def issue_worker_token(settings: Settings, *, assessment_id: str, user_id: str) -> str:
