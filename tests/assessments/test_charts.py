@@ -93,10 +93,13 @@ def test_map_features_must_stay_on_the_grid() -> None:
         )
 
 
-def test_chart_facts_name_extremes_for_the_scorer() -> None:
+def test_chart_facts_are_the_atoms_a_report_should_mention() -> None:
     item = next(i for i in _charts() if i.id == "at1-line-water-use")
     facts = item.chart.facts()
-    assert "Northbridge: highest 182 (1990)" in facts and "Eastvale: lowest 118 (1990)" in facts
+    assert {"Northbridge", "Eastvale", "Southport", "1990", "2020", "182", "118", "147"} <= set(facts)
+    assert item.chart.title not in facts and len(facts) == len(set(facts))
+    process = next(i for i in _charts() if i.chart.type == "process").chart
+    assert process.facts() == [step.label for step in process.steps]
 
 
 names = st.text(
