@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import boto3
@@ -155,3 +156,24 @@ def test_the_speaking_worker_runs_in_process_against_the_same_container_with_a_l
     assert event == {"assessment_id": "a1", "worker_token": "t"}
     assert context.function_name == "speaking_worker"
     assert 14 * 60 * 1000 < context.get_remaining_time_in_millis() <= 15 * 60 * 1000
+
+
+def test_a_long_speaking_worker_does_not_hold_up_jobs(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ieltsprep.edges import worker
+
+    finish_worker = threading.Event()
+
+    def long_test(target_container: Container, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        finish_worker.wait(10)
+        return {}
+
+    monkeypatch.setattr(worker, "run", long_test)
+    for _ in range(20):
+        container.invoker.invoke_async("speaking_worker", {"assessment_id": "a"})
+    container.invoker.invoke_async("jobs", {"job": "record"})
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(seen) == 1
+    finish_worker.set()
+    container.invoker.drain(10)

@@ -101,9 +101,13 @@ def run_target(container: Container, target: Target, event: dict[str, Any], cont
 class LocalInvoker:
     """Runs invocations in a background thread pool of this process, against the same container."""
 
-    def __init__(self, container: Container, *, max_workers: int = 8) -> None:
+    def __init__(self, container: Container, *, jobs: int = 4, speaking_workers: int = 16) -> None:
         self._container = container
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="invoke")
+        # One pool per function, like separate Lambda concurrency: 15-minute speaking tests never queue jobs.
+        self._pools: dict[Target, ThreadPoolExecutor] = {
+            "jobs": ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="invoke-jobs"),
+            "speaking_worker": ThreadPoolExecutor(max_workers=speaking_workers, thread_name_prefix="invoke-worker"),
+        }
         self._pending: set[Future[dict[str, Any]]] = set()
         self._failures: list[InvocationFailed] = []
         self._lock = threading.Lock()
@@ -113,7 +117,7 @@ class LocalInvoker:
         """Queue ``target`` with a JSON copy of ``payload``."""
         event = json.loads(_encode(target, payload))
         with self._lock:
-            future = self._pool.submit(self._run, target, event)
+            future = self._pools[target].submit(self._run, target, event)
             self._pending.add(future)
         future.add_done_callback(self._finished)
 
@@ -148,7 +152,8 @@ class LocalInvoker:
 
     def close(self) -> None:
         """Stop accepting work; running invocations finish in the background."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class LambdaInvoker:
