@@ -44,3 +44,13 @@ def test_serve_answers_health_over_http_and_stores_under_the_data_dir(tmp_path: 
         process.wait(timeout=15)
     assert process.returncode == 0
     assert (data_dir / "ieltsprep.sqlite3").exists()
+
+
+def test_a_wildcard_bind_address_is_reached_through_loopback() -> None:
+    from ieltsprep.edges.gateway.server import endpoints_for
+
+    endpoints = endpoints_for("0.0.0.0", 8000)
+    assert endpoints.ws_url == "ws://127.0.0.1:8000/ws"
+    assert endpoints.management_endpoint == "http://127.0.0.1:8000"
+    assert endpoints_for("127.0.0.1", 9).base_url == "http://127.0.0.1:9"
+    assert endpoints_for("::1", 9).ws_url == "ws://[::1]:9/ws"

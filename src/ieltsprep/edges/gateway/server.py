@@ -48,7 +48,11 @@ class Endpoints:
 
 
 def endpoints_for(host: str, port: int) -> Endpoints:
-    """The URLs of a gateway bound to ``host:port``."""
+    """The URLs of a gateway bound to ``host:port`` (a wildcard address is reached through loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"  # an IPv6 literal in a URL
     base = f"http://{host}:{port}"
     return Endpoints(base_url=base, ws_url=f"ws://{host}:{port}{WS_PATH}", management_endpoint=base)
 
