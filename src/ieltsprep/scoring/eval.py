@@ -26,6 +26,7 @@ from ieltsprep.scoring.port import TaskKind, WritingScorer, WritingTask
 REQUIRED_COLUMNS = ("task_type", "prompt", "essay", "band")
 MIN_WORDS = {1: 150, 2: 250}
 _LETTER = re.compile(r"\bwrite a letter\b", re.IGNORECASE)
+_GLUED = re.compile(r"(?<=[a-z0-9%)][.!?])(?=[A-Z])")
 _BULLETS = re.compile(r"in your letter,?\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -62,6 +63,18 @@ def load_rows(path: Path) -> list[Row]:
     return rows
 
 
+def restore_paragraphs(text: str) -> str:
+    """Undo a collection artifact of the essays CSV: paragraph breaks lost, leaving 'end.Start' glued together.
+
+    Many band 8-9 scripts in the file have no line break at all but sentences joined without a space exactly where
+    paragraphs ended; the raters saw paragraphs. Only texts without any line break are touched, so a candidate's
+    missing space inside a paragraphed answer is left as written.
+    """
+    if "\n" in text:
+        return text
+    return _GLUED.sub("\n", text)
+
+
 def _row(record: dict[str, str], line: int) -> Row:
     try:
         task_type = int(record["task_type"])
@@ -71,15 +84,14 @@ def _row(record: dict[str, str], line: int) -> Row:
     if task_type not in (1, 2) or not 0 <= band <= 9 or band * 2 != int(band * 2):
         raise ValidationFailed(f"line {line}: task_type must be 1 or 2 and band a half band 0-9")
     prompt = record["prompt"] or ""
+    essay = restore_paragraphs(record["essay"] or "")
     if task_type == 1 and _LETTER.search(prompt):
         match = _BULLETS.search(prompt)
         bullets = [b.strip(" -•\t.") for b in re.split(r"[\n;]|•", match.group(1))] if match else []
-        task = WritingTask(1, prompt, record["essay"] or "", 150, "general_letter", tuple(b for b in bullets if b))
+        task = WritingTask(1, prompt, essay, 150, "general_letter", tuple(b for b in bullets if b))
         return Row(task, band, "general_writing")
     kind: TaskKind = "academic_chart" if task_type == 1 else "essay"
-    return Row(
-        WritingTask(task_type, prompt, record["essay"] or "", MIN_WORDS[task_type], kind), band, "academic_writing"
-    )
+    return Row(WritingTask(task_type, prompt, essay, MIN_WORDS[task_type], kind), band, "academic_writing")
 
 
 def prepare(rows: list[Row], dim: int = local.HASH_DIM) -> Prepared:

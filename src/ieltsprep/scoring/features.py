@@ -140,13 +140,15 @@ def stem(word: str) -> str:
     return word
 
 
-def _phrases(lowered: str, phrases: Iterable[str]) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for phrase in phrases:
-        n = len(re.findall(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])", lowered))
-        if n:
-            found[phrase] = n
-    return found
+@lru_cache(maxsize=32)
+def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    # One alternation per list (longest first) instead of one search per phrase: several times faster.
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return re.compile(r"(?<![a-z'])(" + "|".join(re.escape(p) for p in ordered) + r")(?![a-z])")
+
+
+def _phrases(lowered: str, phrases: Sequence[str]) -> Counter[str]:
+    return Counter(m.group(1) for m in _phrase_pattern(tuple(phrases)).finditer(lowered))
 
 
 def _sentences(text: str) -> list[tuple[int, int, int]]:
@@ -194,9 +196,9 @@ def _grammar_hits(text: str, tokens: list[Token]) -> list[Hit]:
     lex = lexicon()
     lowered = text.lower().replace("’", "'")
     hits: list[Hit] = []
-    for phrase in lex["agreement_errors"]:
-        for m in re.finditer(r"(?<![a-z])" + re.escape(phrase) + r"(?![a-z])", lowered):
-            hits.append(Hit(m.start(), m.end(), f"'{text[m.start() : m.end()]}' looks ungrammatical.", _fix(phrase)))
+    for m in _phrase_pattern(tuple(lex["agreement_errors"])).finditer(lowered):
+        phrase = m.group(1)
+        hits.append(Hit(m.start(), m.end(), f"'{text[m.start() : m.end()]}' looks ungrammatical.", _fix(phrase)))
     vowel_ok = set(lex["an_exceptions_vowel_sound"])
     consonant_ok = set(lex["a_exceptions_consonant_sound"])
     for left, right in itertools.pairwise(tokens):
@@ -244,8 +246,7 @@ def analyse(task: WritingTask) -> Analysis:
     tokens = tokenize(text)
     lowers = [t.lower for t in tokens]
     wc = count_words(text)
-    sp = spell()
-    freq = sp.word_frequency
+    freq = spell().word_frequency.dictionary
 
     any_words = _ANY_WORD.findall(text)
     known = [w for w in lowers if w in freq]
@@ -264,7 +265,8 @@ def analyse(task: WritingTask) -> Analysis:
     ]
     lowered = text.lower().replace("’", "'")
     linking = _phrases(lowered, lex["linking"])
-    reference_count = sum(1 for w in lowers if w in set(lex["reference"]))
+    reference_words = frozenset(lex["reference"])
+    reference_count = sum(1 for w in lowers if w in reference_words)
     subordinate_count = sum(_phrases(lowered, lex["subordinators"]).values())
     sentences = _sentences(text)
     paragraphs = len([p for p in _PARAGRAPH_BREAK.split(text) if count_words(p) > 0])
@@ -305,7 +307,7 @@ def analyse(task: WritingTask) -> Analysis:
         overview_phrases=sorted(_phrases(lowered, lex["overview"])),
         position_phrases=sorted(_phrases(lowered, lex["position"])),
         conclusion_phrases=sorted(_phrases(lowered, lex["conclusion"])),
-        trend_words=sorted({w for w in lowers if w in set(lex["trend"])}),
+        trend_words=sorted(set(lowers) & set(lex["trend"])),
         prompt_coverage=prompt_coverage,
         essay_on_prompt=on_prompt,
         copied_share=copied,
@@ -347,8 +349,23 @@ def analyse(task: WritingTask) -> Analysis:
         "trend_words": float(min(len(analysis.trend_words), 12)),
         "numbers_per_100": 100 * analysis.numbers_used / n_words,
         "task2": 1.0 if task.task == 2 else 0.0,
+        **_frequency_profile(lowers, freq),
     }
     return analysis
+
+
+def _frequency_profile(words: Sequence[str], freq: Any) -> dict[str, float]:
+    """Lexical frequency profile of the content words (corpus counts of pyspellchecker's English list)."""
+    content = [w for w in words if w in freq and len(w) > 2 and w not in _stopwords()]
+    logs = np.log10([freq[w] + 1 for w in content]) if content else np.array([7.0])
+    return {
+        "content_logfreq_mean": float(logs.mean()),
+        "content_logfreq_p10": float(np.percentile(logs, 10)),
+        "content_below_1e4": float(np.mean(logs < 4)),
+        "content_below_1e5": float(np.mean(logs < 5)),
+        "content_below_1e6": float(np.mean(logs < 6)),
+        "content_guiraud": len(set(content)) / math.sqrt(max(len(content), 1)),
+    }
 
 
 def _coverage(phrase: str, essay_content: set[str]) -> float:
@@ -383,18 +400,43 @@ def hashed_ngrams(text: str, dim: int) -> dict[int, float]:
     """Hashed word 1-2 grams and character 3-5 grams, sublinear tf, L2-normalised (model input)."""
     lowered = " ".join(w.lower() for w in _WORD.findall(text))
     words = lowered.split()
-    counts: Counter[int] = Counter()
+    counts = np.zeros(dim, dtype=np.float64)
     for i, w in enumerate(words):
         counts[zlib.crc32(b"w" + w.encode()) % dim] += 1
         if i:
             counts[zlib.crc32(f"b{words[i - 1]} {w}".encode()) % dim] += 1
-    padded = f" {lowered} "
-    raw = padded.encode()
-    for n in (3, 4, 5):
-        for i in range(len(raw) - n + 1):
-            counts[zlib.crc32(raw[i : i + n]) % dim] += 1
-    if not counts:
+    raw = np.frombuffer(f" {lowered} ".encode(), dtype=np.uint8).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for n in (3, 4, 5):
+            if len(raw) < n:
+                continue
+            h = np.full(len(raw) - n + 1, n, dtype=np.uint64)
+            for j in range(n):
+                h = h * _PRIME + raw[j : len(raw) - n + 1 + j]
+            index = ((h * _MIX) >> np.uint64(32)) % np.uint64(dim)
+            counts += np.bincount(index.astype(np.int64), minlength=dim)
+    nonzero = np.flatnonzero(counts)
+    if not len(nonzero):
         return {}
-    values = {k: 1.0 + math.log(v) for k, v in counts.items()}
-    norm = math.sqrt(sum(v * v for v in values.values()))
-    return {k: v / norm for k, v in values.items()}
+    values = 1.0 + np.log(counts[nonzero])
+    values /= np.sqrt((values * values).sum())
+    return dict(zip(nonzero.tolist(), values.tolist(), strict=True))
+
+
+# Polynomial rolling hash for character n-grams (vectorised; wraps modulo 2**64), then a Fibonacci mix.
+_PRIME = np.uint64(1_000_003)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@lru_cache(maxsize=4096)
+def suggest(word: str) -> str:
+    """The most frequent dictionary word one edit away (Norvig's edits1), or "" when there is none."""
+    freq = spell().word_frequency.dictionary
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {left + right[1:] for left, right in splits if right}
+    edits |= {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
+    edits |= {left + c + right[1:] for left, right in splits if right for c in letters}
+    edits |= {left + c + right for left, right in splits for c in letters}
+    known = [w for w in edits if w in freq and w != word]
+    return max(known, key=lambda w: (freq[w], w)) if known else ""

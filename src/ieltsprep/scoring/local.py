@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ieltsprep.scoring import rules
-from ieltsprep.scoring.features import Analysis, analyse, hashed_ngrams, spell
+from ieltsprep.scoring.features import Analysis, analyse, hashed_ngrams, spell, suggest
 from ieltsprep.scoring.port import (
     Annotation,
     CriterionResult,
@@ -64,6 +64,12 @@ MODEL_FEATURES: tuple[str, ...] = (
     "trend_words",
     "numbers_per_100",
     "task2",
+    "content_logfreq_mean",
+    "content_logfreq_p10",
+    "content_below_1e4",
+    "content_below_1e5",
+    "content_below_1e6",
+    "content_guiraud",
 )
 CRITERION_GROUPS: dict[str, tuple[str, ...]] = {
     "task": (
@@ -88,6 +94,9 @@ CRITERION_GROUPS: dict[str, tuple[str, ...]] = {
         "rare_share",
         "misspelled_rate",
         "repetition",
+        "content_logfreq_mean",
+        "content_below_1e5",
+        "content_guiraud",
         "task2",
     ),
     "grammatical_range_accuracy": (
@@ -159,8 +168,11 @@ class LocalModel:
 
     def overall(self, analysis: Analysis, ngrams: dict[int, float]) -> float:
         """Continuous overall-band estimate."""
-        text_part = sum(self.ngram_weights[k] * v for k, v in ngrams.items())
-        return self.features.predict(analysis) + float(text_part)
+        if not ngrams:
+            return self.features.predict(analysis)
+        index = np.fromiter(ngrams.keys(), dtype=np.int64, count=len(ngrams))
+        values = np.fromiter(ngrams.values(), dtype=float, count=len(ngrams))
+        return self.features.predict(analysis) + float(self.ngram_weights[index] @ values)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready parameters (the shipped file)."""
@@ -435,7 +447,7 @@ def evidence_feedback(task: WritingTask, analysis: Analysis) -> dict[str, str]:
 
 
 def _rare_examples(analysis: Analysis) -> list[str]:
-    freq = spell().word_frequency
+    freq = spell().word_frequency.dictionary
     seen: dict[str, None] = {}
     for token in analysis.tokens:
         word = token.lower
@@ -448,16 +460,15 @@ def build_annotations(task: WritingTask, analysis: Analysis, ruled: rules.RuledT
     """Spans in the candidate's text: misspellings, grammar slips, repetition, overlong sentences, task issues."""
     text = task.text
     notes: list[Annotation] = []
-    sp = spell()
     for token in analysis.misspelled[:25]:
-        fix = sp.correction(token.lower) or ""
+        fix = suggest(token.lower)
         notes.append(
             Annotation(
                 start=token.start,
                 end=token.end,
                 kind="spelling",
                 message=f"'{token.text}' is not a recognised English spelling.",
-                suggestion=fix if fix != token.lower else "",
+                suggestion=fix,
             )
         )
     for hit in analysis.grammar[:15]:

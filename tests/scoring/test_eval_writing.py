@@ -1,0 +1,76 @@
+"""``ieltsprep eval writing``: bad input, the JSON line, and agreement targets on the shared essays CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from ieltsprep.cli import main
+from ieltsprep.scoring import eval as writing_eval
+
+SHARED_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "writing" / "scored_essays_train.csv"
+KEYS = {"n", "mae", "qwk", "within_half", "smd", "baseline_mae", "baseline_qwk"}
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "writing", "--data", str(tmp_path / "none.csv"), "--json"]) == 2
+    assert "No such file" in capsys.readouterr().err
+
+
+def test_missing_column_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / "bad.csv", [{"task_type": "2", "prompt": "p", "essay": "e"}])
+    assert main(["eval", "writing", "--data", str(path)]) == 2
+    assert "band" in capsys.readouterr().err
+
+
+def test_bad_band_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"task_type": "2", "prompt": "p", "essay": "e", "band": "6.3"}]
+    assert main(["eval", "writing", "--data", str(_write(tmp_path / "bad.csv", rows))]) == 2
+    assert "line 2" in capsys.readouterr().err
+
+
+def test_unseen_prompts_are_scored_with_the_shipped_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    essay = (
+        "Many people now work from home. I believe this is mostly positive, because workers save time and money "
+        "on travel. However, some employees feel lonely and find it hard to separate work from private life. "
+    )
+    rows = [
+        {"task_type": "2", "prompt": "Is working from home positive? Discuss.", "essay": essay * k, "band": b}
+        for k, b in ((1, "4.0"), (3, "6.0"), (4, "6.5"))
+    ]
+    path = _write(tmp_path / "small.csv", rows)
+    assert main(["eval", "writing", "--data", str(path), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert set(figures) == KEYS and figures["n"] == 3
+    assert "shipped" not in out[0] and "as configured" in out[0]
+
+
+def test_qwk_is_one_for_perfect_agreement_and_zero_for_a_constant() -> None:
+    gold = [5.0, 6.0, 6.5, 7.0, 8.0]
+    assert writing_eval.qwk(gold, gold) == pytest.approx(1.0)
+    assert writing_eval.qwk(gold, [6.5] * 5) == pytest.approx(0.0)
+
+
+@pytest.mark.skipif(not SHARED_CSV.is_file(), reason="shared essays CSV not present")
+def test_local_engine_beats_the_baseline_under_grouped_cross_validation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "writing", "--data", str(SHARED_CSV), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert "grouped-by-prompt" in out[0]
+    assert figures["n"] == 1048
+    # Measured 0.673 / 0.519 (issue 3 asks MAE <= 0.62, not reached yet: see docs/ARCHITECTURE.md, Writing scoring).
+    assert figures["mae"] <= 0.69
+    assert figures["qwk"] >= 0.48
+    assert figures["mae"] <= figures["baseline_mae"] - 0.15
