@@ -67,6 +67,8 @@ def test_http_event_has_the_payload_2_shape() -> None:
     assert context["stage"] == "$default"
     assert isinstance(context["timeEpoch"], int) and context["requestId"]
     assert "multiValueHeaders" not in event
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-for"] == context["http"]["sourceIp"]
 
 
 def test_binary_request_bodies_are_base64_encoded() -> None:

@@ -52,7 +52,11 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def test_connect_event_carries_the_token_headers_and_a_connect_context() -> None:
-    request = make_mocked_request("GET", "/ws?token=abc&x=1&x=2", headers={"Host": "127.0.0.1:8000", "User-Agent": "t"})
+    request = make_mocked_request(
+        "GET",
+        "/ws?token=abc&x=1&x=2",
+        headers={"Host": "127.0.0.1:8000", "User-Agent": "t", "X-Forwarded-For": "10.0.0.9"},
+    )
     event = connect_event(request, "conn-1=")
     context = event["requestContext"]
     assert (context["routeKey"], context["eventType"], context["connectionId"]) == ("$connect", "CONNECT", "conn-1=")
@@ -64,6 +68,9 @@ def test_connect_event_carries_the_token_headers_and_a_connect_context() -> None
     assert event["queryStringParameters"] == {"token": "abc", "x": "2"}
     assert event["multiValueQueryStringParameters"]["x"] == ["1", "2"]
     assert event["headers"]["User-Agent"] == "t"
+    assert event["headers"]["X-Forwarded-Proto"] == "http"
+    assert event["headers"]["X-Forwarded-For"].startswith("10.0.0.9, ")
+    assert event["multiValueHeaders"]["X-Forwarded-For"] == [event["headers"]["X-Forwarded-For"]]
     assert event["multiValueHeaders"]["User-Agent"] == ["t"]
     assert "messageId" not in context
 

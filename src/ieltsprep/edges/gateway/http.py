@@ -60,10 +60,22 @@ def source_ip(request: web.BaseRequest) -> str:
     return str(peer[0]) if peer else "127.0.0.1"
 
 
+def forwarded_headers(request: web.BaseRequest) -> dict[str, str]:
+    """The ``X-Forwarded-*`` headers API Gateway adds before invoking the integration."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    forwarded_for = request.headers.get("X-Forwarded-For")
+    client = source_ip(request)
+    return {
+        "x-forwarded-for": f"{forwarded_for}, {client}" if forwarded_for else client,
+        "x-forwarded-port": str(sockname[1]) if sockname else "80",
+        "x-forwarded-proto": request.scheme,
+    }
+
+
 def build_http_event(request: web.BaseRequest, body: bytes) -> dict[str, Any]:
     """The payload 2.0 event API Gateway's HTTP API would send for ``request``."""
     epoch_ms = int(time.time() * 1000)
-    headers = _joined_headers(request)
+    headers = {**_joined_headers(request), **forwarded_headers(request)}
     cookie_header = headers.pop("cookie", None)
     host = headers.get("host", "127.0.0.1")
     # As sent on the request line (percent-encoding intact), like API Gateway's rawPath and rawQueryString.

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ieltsprep.edges.gateway.http import API_ID, request_time, source_ip
+from ieltsprep.edges.gateway.http import API_ID, forwarded_headers, request_time, source_ip
 from ieltsprep.ids import new_id
 
 Invoke = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -105,7 +105,10 @@ def connect_event(request: web.BaseRequest, connection_id: str) -> dict[str, Any
     """The ``$connect`` event: headers and query string of the upgrade request."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
+    forwarded = {name.title(): value for name, value in forwarded_headers(request).items()}
+    # API Gateway's X-Forwarded-* replace the client's (its X-Forwarded-For already carries the client's chain).
+    client_headers = [(name, value) for name, value in request.headers.items() if name.title() not in forwarded]
+    for name, value in [*client_headers, *forwarded.items()]:
         headers[name] = f"{headers[name]},{value}" if name in headers else value
         multi_headers.setdefault(name, []).append(value)
     query: dict[str, str] = {}
