@@ -36,3 +36,8 @@ def test_the_invoker_runs_the_purge_job_in_the_background(container: Container) 
     container.invoker.invoke_async("jobs", {"job": "purge_expired"})
     container.invoker.drain(10)
     assert container.store.purge_expired() == 0  # type: ignore[attr-defined]
+
+
+def test_the_lambda_handler_answers_a_malformed_event_instead_of_raising_into_retries() -> None:
+    response = jobs.handle({"job": "mine_bitcoin"}, None)
+    assert response["error"]["code"] == "unknown_job"
