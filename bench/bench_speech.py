@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ieltsprep.adapters.speech.local import LocalSpeechEngine  # noqa: E402
 from ieltsprep.adapters.speech.models import whisper_model_dir  # noqa: E402
-from ieltsprep.adapters.speech.stt import Transcriber  # noqa: E402
+from ieltsprep.adapters.speech.stt import Transcriber, word_error_rate  # noqa: E402
 from ieltsprep.adapters.speech.tts import ExaminerVoice, PiperSynthesizer  # noqa: E402
 from ieltsprep.settings import Settings  # noqa: E402
 from ieltsprep.speaking.protocol import InputEvents, SessionConfig, event_body, event_name  # noqa: E402
@@ -87,21 +87,6 @@ def speak(text: str) -> np.ndarray:
     return pcm[loud[0] : loud[-1] + 1]
 
 
-def wer(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edit distance in words, reference length), case and punctuation ignored."""
-
-    def words(text: str) -> list[str]:
-        return "".join(c.lower() if c.isalnum() or c in " '" else " " for c in text).split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
-
-
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -127,14 +112,18 @@ def bench_loads(cache: Path) -> dict[str, float]:
 
 def bench_transcription(transcriber: Transcriber, answers: list[tuple[str, np.ndarray]]) -> dict[str, float]:
     audio_s = recog_s = 0.0
-    errors = words = 0
-    for text, pcm in answers:
+    heard = []
+    for _, pcm in answers:
         result = transcriber.transcribe(pcm.astype(np.float32) / 32768.0)
         audio_s += pcm.size / RATE
         recog_s += result.seconds
-        e, n = wer(text, result.text)
-        errors, words = errors + e, words + n
-    return {"rtf": round(recog_s / audio_s, 3), "audio_s": round(audio_s, 1), "wer": round(errors / words, 3)}
+        heard.append(result.text)
+    reference = " ".join(text for text, _ in answers)
+    return {
+        "rtf": round(recog_s / audio_s, 3),
+        "audio_s": round(audio_s, 1),
+        "wer": round(word_error_rate(reference, " ".join(heard)), 3),
+    }
 
 
 async def bench_session(engine: LocalSpeechEngine, answers: list[np.ndarray], pace: float) -> dict[str, Any]:
@@ -198,17 +187,14 @@ async def bench_session(engine: LocalSpeechEngine, answers: list[np.ndarray], pa
         latencies.append(first_audio[-1] - end_of_speech)
     await session.close()
     await reader
-    errors = words = 0
-    for (_, text), heard in zip(SCRIPT, finals, strict=False):
-        e, n = wer(text, heard)
-        errors, words = errors + e, words + n
+    reference = " ".join(text for _, text in SCRIPT[: len(answers)])
     return {
         "turns": len(latencies),
         "latency_p50_s": round(statistics.median(latencies), 3),
         "latency_p95_s": round(percentile(latencies, 95), 3),
         "latency_max_s": round(max(latencies), 3),
         "latencies_s": [round(x, 3) for x in latencies],
-        "session_wer": round(errors / max(1, words), 3),
+        "session_wer": round(word_error_rate(reference, " ".join(finals)), 3),
         "p50_budget_s": P50_BUDGET_S,
         "p50_within_budget": statistics.median(latencies) < P50_BUDGET_S,
     }

@@ -13,9 +13,11 @@ import pytest
 import soxr
 
 from ieltsprep.adapters.speech.local import LocalSpeechEngine
+from ieltsprep.adapters.speech.stt import word_error_rate
 from ieltsprep.settings import Settings
 
 RATE = 16000
+__all__ = ["RATE", "silence", "speak", "trimmed", "voiced_span", "word_error_rate"]
 
 
 def speak(text: str, *, voice: str = "en-gb", words_per_minute: int = 150) -> np.ndarray:
@@ -48,22 +50,6 @@ def voiced_span(audio: np.ndarray, threshold: int = 300) -> tuple[int, int]:
     """First and last sample louder than ``threshold`` (where the speech really is)."""
     loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > threshold)
     return int(loud[0]), int(loud[-1])
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference length (case and punctuation ignored)."""
-
-    def words(text: str) -> list[str]:
-        cleaned = "".join(c.lower() if c.isalnum() or c in " '" else " " for c in text)
-        return cleaned.split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ from ieltsprep.adapters.speech.endpointing import (
     VadConfig,
 )
 from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
+from ieltsprep.adapters.speech.port import EventQueue
 from ieltsprep.adapters.speech.stt import Transcriber, Transcript
 from ieltsprep.adapters.speech.tts import ExaminerVoice, build_synthesizer
 from ieltsprep.settings import Settings
@@ -139,7 +140,7 @@ class LocalSpeechSession:
         self._vad = EnergyVad(VadConfig.for_sensitivity(config.endpointing, self._rate))
         self._session_id = str(uuid.uuid4())
         self._completion_id = str(uuid.uuid4())
-        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._out = EventQueue()
         self._buffer = np.zeros(0, dtype=np.int16)
         self._buffer_start = 0
         self._utterances: deque[_Utterance] = deque()
@@ -195,13 +196,9 @@ class LocalSpeechSession:
         elif name == "sessionEnd":
             await self.close()
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
         """Output events until the session closes."""
-        while True:
-            event = await self._out.get()
-            if event is None:
-                return
-            yield event
+        return self._out.iterate()
 
     async def close(self) -> None:
         """Stop the tasks and end the event stream."""
@@ -215,7 +212,7 @@ class LocalSpeechSession:
                 await task
         self._emit("completionEnd", {"stopReason": "END_TURN"})
         self._buffer = np.zeros(0, dtype=np.int16)
-        self._out.put_nowait(None)
+        self._out.end()
 
     # --- output helpers -------------------------------------------------------------------------------------
 
@@ -226,7 +223,7 @@ class LocalSpeechSession:
             "completionId": self._completion_id,
             **body,
         }
-        self._out.put_nowait({"event": {name: full}})
+        self._out.put({"event": {name: full}})
 
     def _text_block(self, role: str, stage: str, text: str, stop: str, extra: dict[str, Any] | None = None) -> None:
         content_id = str(uuid.uuid4())
@@ -306,7 +303,7 @@ class LocalSpeechSession:
                         self._transcriber.transcribe, audio, offset_ms=self._ms(lo), prompt=prompt
                     )
                 except Exception as exc:  # a recogniser failure is reported, and the conversation goes on
-                    self._out.put_nowait(error_event("InternalServerException", f"speech recognition failed: {exc}"))
+                    self._out.put(error_event("InternalServerException", f"speech recognition failed: {exc}"))
                     if utterance in self._utterances:
                         self._utterances.remove(utterance)
                     continue
@@ -394,7 +391,7 @@ class LocalSpeechSession:
                 try:
                     pcm = await asyncio.to_thread(self._voice.render, line)
                 except Exception as exc:
-                    self._out.put_nowait(error_event("InternalServerException", f"speech synthesis failed: {exc}"))
+                    self._out.put(error_event("InternalServerException", f"speech synthesis failed: {exc}"))
                     continue
             self._play(line, pcm)
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import replace
 from typing import Any, Protocol
 
+from ieltsprep.adapters.speech.port import EventQueue
 from ieltsprep.errors import ServiceUnavailable
 from ieltsprep.settings import Settings
 from ieltsprep.speaking.protocol import (
@@ -198,7 +199,7 @@ class NovaSonicSession:
         self._audio_name = str(uuid.uuid4())
         self._validator = InputValidator(config.prompt_name, self._audio_name)
         self._tracker = OutputTracker(config.history)
-        self._out: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._out = EventQueue()
         self._lock = asyncio.Lock()
         self._replay: deque[bytes] = deque()
         self._replay_bytes = 0
@@ -253,13 +254,9 @@ class NovaSonicSession:
                 if name != "audioInput":
                     raise ServiceUnavailable(f"Nova Sonic stream failed: {exc}", code="speech_engine_error") from exc
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
         """Output events of every stream of this session, in order."""
-        while True:
-            event = await self._out.get()
-            if event is None:
-                return
-            yield event
+        return self._out.iterate()
 
     async def close(self) -> None:
         """Close the current stream with the documented order and end the event stream."""
@@ -276,7 +273,7 @@ class NovaSonicSession:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        self._out.put_nowait(None)
+        self._out.end()
 
     # --- streams --------------------------------------------------------------------------------------------
 
@@ -353,20 +350,20 @@ class NovaSonicSession:
                     self._resumes += 1
                     self._resumer = asyncio.create_task(self._resume(), name="nova-sonic-resume")
                     return
-                self._out.put_nowait(error_event(exc.code, exc.message))
+                self._out.put(error_event(exc.code, exc.message))
                 self._closed = True
                 if self._watcher is not None:
                     self._watcher.cancel()
-                self._out.put_nowait(None)
+                self._out.end()
                 return
 
     async def _resume(self) -> None:
         try:
             await self._switch()
         except Exception as exc:
-            self._out.put_nowait(error_event("ServiceUnavailableException", f"could not resume Nova Sonic: {exc}"))
+            self._out.put(error_event("ServiceUnavailableException", f"could not resume Nova Sonic: {exc}"))
             self._closed = True
-            self._out.put_nowait(None)
+            self._out.end()
 
     def _deliver(self, event: dict[str, Any]) -> None:
         for turn in self._tracker.feed(event):
@@ -374,7 +371,7 @@ class NovaSonicSession:
                 self._replay.clear()
                 self._replay_bytes = 0
                 self._resumes = 0  # the new stream works
-        self._out.put_nowait(event)
+        self._out.put(event)
 
     def _remember_audio(self, pcm: bytes) -> None:
         self._replay.append(pcm)

@@ -25,12 +25,13 @@ fatal error. ``speaking.protocol.OutputTracker`` turns them into typed turn even
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from ieltsprep.speaking.protocol import Event, InputEvents, ProtocolError, SessionConfig
 
-__all__ = ["Event", "InputEvents", "ProtocolError", "SessionConfig", "SpeechEngine", "SpeechSession"]
+__all__ = ["Event", "EventQueue", "InputEvents", "ProtocolError", "SessionConfig", "SpeechEngine", "SpeechSession"]
 
 
 @runtime_checkable
@@ -77,3 +78,26 @@ class SpeechEngine(Protocol):
     def close(self) -> None:
         """Release models and threads."""
         ...
+
+
+class EventQueue:
+    """The output side every engine (and test fake) shares: events in order until ``end``."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    def put(self, event: Event) -> None:
+        """Deliver one output event."""
+        self._queue.put_nowait(event)
+
+    def end(self) -> None:
+        """No more events: ``iterate`` returns after what is queued."""
+        self._queue.put_nowait(None)
+
+    async def iterate(self) -> AsyncIterator[Event]:
+        """The events, until ``end``."""
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event

@@ -83,3 +83,18 @@ class Transcriber:
         durations = [max(s.end - s.start, 0.01) for s in kept]
         avg = float(np.average([s.avg_logprob for s in kept], weights=durations)) if kept else 0.0
         return Transcript(words, avg, time.perf_counter() - started)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level edit distance over the reference length (case and punctuation ignored)."""
+
+    def words(text: str) -> list[str]:
+        return "".join(c.lower() if c.isalnum() or c in " '" else " " for c in text).split()
+
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
