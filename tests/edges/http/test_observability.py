@@ -88,3 +88,16 @@ def test_powertools_debug_switch_cannot_make_the_handler_print_tokens(
     assert api.call("GET", "/api/me", token=token).status == 200
     captured = capsys.readouterr()
     assert token not in captured.out + captured.err
+
+
+def test_tracing_when_enabled_wraps_the_handler_with_a_powertools_tracer(container: Container) -> None:
+    from aws_lambda_powertools import Tracer
+
+    traced = Container(container.settings.model_copy(update={"tracing_enabled": True}))
+    try:
+        api, observability = _observed_api(traced)
+        assert isinstance(observability.tracer, Tracer)
+        # Outside Lambda the tracer records nothing, but the wrapped handler must still answer.
+        assert api.call("GET", "/api/health").status == 200
+    finally:
+        traced.close()
