@@ -71,6 +71,15 @@ def _audio_block(seconds: float, content_id: str = "a1") -> list[dict[str, Any]]
     ]
 
 
+def _play(controller: Controller, actions: list[Action], seconds: float) -> list[Action]:
+    """The engine speaks every sentence of ``actions`` (one audio block each), ``seconds`` in all."""
+    says = [a for a in actions if isinstance(a, Say)]
+    out: list[Action] = []
+    for i, _ in enumerate(says):
+        out += _feed(controller, _audio_block(seconds / len(says), f"play-{controller.turn_index}-{i}"))
+    return out
+
+
 def _feed(controller: Controller, events: list[dict[str, Any]]) -> list[Action]:
     actions: list[Action] = []
     for event in events:
@@ -174,17 +183,20 @@ def test_silence_repeats_the_question_then_moves_on() -> None:
 
 def test_silence_is_not_counted_before_mayas_audio_arrives() -> None:
     controller = Controller("a1", _parts())
-    controller.begin()
+    greeting = controller.begin()
     waiting = [line for _ in range(15) for line in _said(controller.on_audio(_silence(1.0)))]
     assert waiting == []  # 15 s without audio from the engine: she has not asked anything yet
-    _feed(controller, _audio_block(3.0))
+    _feed(controller, _audio_block(1.0, "first"))
+    waiting = [line for _ in range(15) for line in _said(controller.on_audio(_silence(1.0)))]
+    assert waiting == []  # nor while the rest of her line is still being produced
+    _play(controller, greeting[1:], 2.0)
     asked = [line for _ in range(10) for line in _said(controller.on_audio(_silence(1.0)))]
     assert asked == ["Let me ask that again. Can you tell me your full name, please?"]
 
 
 def test_preparation_minute_is_timed_from_the_end_of_the_cue_card() -> None:
     controller = Controller("a1", _parts(), time_scale=0.1)  # 6 s of preparation
-    controller.begin()
+    _play(controller, controller.begin(), 1.0)
     controller.stage = "part1"
     controller.part_started_at = -1000.0
     controller.topic_index = len(controller.parts[0]["topics"]) - 1
@@ -192,7 +204,7 @@ def test_preparation_minute_is_timed_from_the_end_of_the_cue_card() -> None:
     controller.awaiting_answer = True
     actions = _answer(controller)
     assert any("Here is your topic" in line for line in _said(actions))
-    _feed(controller, _audio_block(4.0))  # Maya reads the card for 4 s
+    _play(controller, actions, 4.0)  # Maya reads the card for 4 s
     started = controller.clock.now
     talk_at = None
     for _ in range(200):
@@ -205,14 +217,13 @@ def test_preparation_minute_is_timed_from_the_end_of_the_cue_card() -> None:
 
 def test_long_turn_is_stopped_at_two_minutes() -> None:
     controller = Controller("a1", _parts(), time_scale=0.1)  # talk max 12 s
-    controller.begin()
-    _feed(controller, _audio_block(1.0))
+    _play(controller, controller.begin(), 1.0)
     controller.stage = "prep"
     controller.phase_started_at = controller.clock.now - 100
     start_actions = controller.on_audio(_silence(0.1))
     assert controller.stage == "talk"
     assert "Can you start speaking now" in _said(start_actions)[0]
-    _feed(controller, _audio_block(2.0, "a2"))
+    _play(controller, start_actions, 2.0)
     talk_started = controller.phase_started_at
     assert talk_started == controller.clock.now + 2.0
     lines: list[str] = []
@@ -250,12 +261,15 @@ def test_examiner_audio_is_split_into_messages_of_at_most_32_kb() -> None:
     controller = Controller("a1", _parts())
     controller.begin()
     actions = _feed(controller, _audio_block(3.0))
-    audio = _messages(actions, "audio")
+    assert not any(isinstance(a, LineSpoken) for a in actions)  # two more sentences of the greeting to come
+    actions += _feed(controller, _audio_block(0.2, "a2")) + _feed(controller, _audio_block(0.2, "a3"))
+    audio = _messages(actions, "audio")[:-2]
     assert len(audio) == -(-(3 * 24000 * 2) // AUDIO_CHUNK_BYTES)
+    assert _messages(actions, "audio")[-1]["seq"] == len(audio) + 1
     assert [m["seq"] for m in audio] == list(range(len(audio)))
     assert all(len(json.dumps(m)) <= 32 * 1024 for m in audio)
     assert b"".join(base64.b64decode(m["data"]) for m in audio) == b"\x01\x00" * 72000
-    assert any(isinstance(a, LineSpoken) for a in actions)
+    assert isinstance(actions[-1], LineSpoken)
 
 
 def test_transcript_turns_are_stored_in_order_with_word_timings() -> None:

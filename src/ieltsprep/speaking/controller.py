@@ -45,8 +45,8 @@ SILENCE_PROMPT_SECONDS = 6.0
 SILENCE_MOVE_ON_SECONDS = 12.0
 TALK_PAUSE_SECONDS = 3.0
 SHORT_ANSWER_WORDS = 5
-# Timers wait for Maya's audio before counting silence (a busy engine may take a while to synthesise a line); if no
-# audio ever comes, they start this long after the line was sent.
+# Timers wait until the engine has produced all of Maya's line (a busy engine may take a while to synthesise it); if
+# the audio stops coming, they start this long after the last of it.
 AUDIO_WAIT_SECONDS = 20.0
 STATE_EVERY_SECONDS = 1.0
 # Energy above which a 16-bit frame counts as voice, when the room is quiet; rises with the noise floor.
@@ -211,7 +211,8 @@ class Controller:
         self._blocks: dict[str, _Block] = {}
         self._interrupted_block: str | None = None
         self._line_has_audio = False
-        self._line_said_at = 0.0
+        self._sentences_pending = 0  # sentences sent to the engine whose audio has not been produced yet
+        self._last_audio_at = 0.0
         self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
 
     # --- the script ----------------------------------------------------------------------------------------------
@@ -378,7 +379,9 @@ class Controller:
         if body.get("stopReason") == "INTERRUPTED":
             actions += self._interrupted(content_id)
         if block and block.type == "AUDIO" and block.role == "ASSISTANT":
-            actions.append(LineSpoken())
+            self._sentences_pending = max(0, self._sentences_pending - 1)
+            if self._sentences_pending == 0:
+                actions.append(LineSpoken())
         if block and block.type == "TEXT" and block.role == "USER" and block.stage == "FINAL":
             text = " ".join(" ".join(block.text).split())
             if text:
@@ -390,6 +393,7 @@ class Controller:
             return []  # Nova Sonic signals one barge-in twice: the notice text and the INTERRUPTED contentEnd
         self._interrupted_block = content_id
         self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
+        self._sentences_pending = 0  # the engine drops what it had not yet said
         return [ToClient({"type": "interrupted"})]
 
     def _on_error(self, body: dict[str, Any] | Any) -> list[Action]:
@@ -406,6 +410,7 @@ class Controller:
             return []
         pcm = base64.b64decode(data)
         now = self.clock.now
+        self._last_audio_at = now
         # The client plays Maya's audio in real time: she is speaking until the line's audio has played out.
         if not self._line_has_audio:
             self._line_has_audio = True
@@ -590,11 +595,12 @@ class Controller:
         # Until the engine's audio arrives, assume Maya speaks at about 150 words a minute.
         self.line_ends_at = now + 0.4 * len(text.split())
         self._line_has_audio = False
-        self._line_said_at = now
+        self._last_audio_at = now
         self._anchor_phase = False
         self.heard_since_line = False
         self._interrupted_block = None
         actions: list[Action] = [Say(sentence) for sentence in sentences(text)]
+        self._sentences_pending += len(actions)
         actions += [
             ToClient({"type": "transcript", "role": "examiner", "text": text, "final": True}),
             StoreTurn(self.turn_index, turn),
@@ -617,10 +623,11 @@ class Controller:
     # --- time ----------------------------------------------------------------------------------------------------
     def _on_tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
-        if not self._line_has_audio and now - self._line_said_at < AUDIO_WAIT_SECONDS:
+        producing = self._sentences_pending > 0 or not self._line_has_audio
+        if producing and now - self._last_audio_at < AUDIO_WAIT_SECONDS:
             if now >= self._next_state_at and self.stage in ("prep", "talk"):
                 actions.append(self._state())
-            return actions  # Maya has not started speaking yet: nothing is late
+            return actions  # the engine is still producing Maya's line: nothing is late yet
         if self.stage == "prep" and now >= self.phase_started_at + self.clock.limit(PREP_SECONDS):
             actions += self._start_talk()
         elif self.stage == "talk" and now >= self.line_ends_at:
