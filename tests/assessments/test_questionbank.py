@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from pydantic import BaseModel
 
 from ieltsprep.adapters.storage.port import Key, Store, Table
 from ieltsprep.assessments.models import AcademicTask1Item, GeneralTask1Item, Task2Item
@@ -111,3 +112,25 @@ def test_seen_questions_are_tracked_per_user(store: Store) -> None:
     assert item_id(bank.pick("u1", "writing/task2")) != first
     others = {item_id(bank.pick(f"user-{n}", "writing/task2")) for n in range(8)}
     assert len(others) > 1  # different candidates do not all start on the same question
+
+
+class SpeakingTopic(BaseModel):
+    """The shape of a Part 1 topic of the speaking bank, as another domain would declare it."""
+
+    id: str
+    title: str
+    questions: list[str]
+
+
+def test_the_loader_takes_other_domains_banks_such_as_speaking_topics(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bank = Bank("speaking/part1", "speaking/part1.json", "topics", SpeakingTopic)
+    monkeypatch.setitem(BANKS, bank.name, bank)
+    count = load_all(store, [bank.name])[bank.name]
+    assert count >= 20
+    questions = QuestionBank(store, auto_load=False)
+    first = questions.pick("u1", bank.name)
+    assert isinstance(first, SpeakingTopic) and len(first.questions) == 4
+    store.update(questions.seen_op("u1", bank.name, first.id))
+    assert questions.pick("u1", bank.name).id != first.id

@@ -40,7 +40,7 @@ class Bank:
     name: str  # also the key part in storage, e.g. "writing/task2"
     file: str  # path under ieltsprep/content/
     list_key: str  # the key of the item list inside the JSON object
-    model: str  # "module:Class" of the pydantic model of one item
+    model: str | type[BaseModel]  # the pydantic model of one item, or "module:Class" to import it only when used
 
 
 BANKS: dict[str, Bank] = {
@@ -77,6 +77,8 @@ def seen_key(user_id: str, bank: str, question_id: str) -> Key:
 
 def model_of(bank: Bank) -> type[BaseModel]:
     """The pydantic class validating one item of ``bank``."""
+    if not isinstance(bank.model, str):
+        return bank.model
     module_name, _, attribute = bank.model.partition(":")
     model = getattr(importlib.import_module(module_name), attribute)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
