@@ -99,8 +99,13 @@ class LocalSpeechEngine:
 
     async def prerender(self, lines: Iterable[str], voice_id: str = "amy") -> None:
         """Synthesise and cache examiner lines (the local voice replaces ``voice_id``)."""
-        _, voice = await asyncio.to_thread(self.load)
-        await asyncio.to_thread(voice.prerender, list(lines))
+        transcriber, voice = await asyncio.to_thread(self.load)
+        for line in lines:
+            # Synthesis and recognition share two cores: a candidate's words come first, so wait while the
+            # recogniser works (the turn's latency is what the candidate feels; a line needed later is not).
+            while transcriber.busy:
+                await asyncio.sleep(0.02)
+            await asyncio.to_thread(voice.prerender, [line])
 
     def close(self) -> None:
         """Drop the models (they hold no OS resources beyond memory)."""

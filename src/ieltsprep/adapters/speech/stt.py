@@ -52,6 +52,11 @@ class Transcriber:
         self.load_seconds = time.perf_counter() - started
         self._lock = threading.Lock()
 
+    @property
+    def busy(self) -> bool:
+        """True while a transcription runs."""
+        return self._lock.locked()
+
     def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
         """Transcribe float32 16 kHz mono audio; ``offset_ms`` places the words in session time."""
         started = time.perf_counter()
