@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 CLOSING_LINE_TIMEOUT = 20.0  # wait this long for the closing line's audio before scoring anyway
 RECONNECT_WAIT_SECONDS = 120.0  # a candidate who dropped has this long to come back to this worker
-REORDER_WINDOW = 8  # audio messages held back waiting for a missing seq before it is given up as lost
+REORDER_WINDOW = 64  # audio messages held back waiting for a missing seq before it is given up as lost
 SYSTEM_PROMPT = (
     "You are Maya, an IELTS Speaking examiner, in a live speaking test. Use British English as your language for "
     "your responses. You never decide what to ask: whenever you receive an instruction of the form 'Say exactly "

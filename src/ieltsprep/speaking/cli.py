@@ -310,11 +310,14 @@ def _command(args: argparse.Namespace) -> int:
         print(f"cannot read the answers: {exc}")
         return 2
     speed = 4.0 if args.fast else args.speed
+    if not 20 <= args.chunk_ms <= 1000:
+        print("--chunk-ms must be between 20 and 1000")
+        return 2
 
     async def main() -> SpeakingRun:
         token = args.token or await login(args.base_url, args.email or "", args.password or "")
         assessment_id = args.assessment_id or await create_assessment(args.base_url, token, args.module)
-        client = SpeakingClient(args.base_url, token, answers, speed=speed)
+        client = SpeakingClient(args.base_url, token, answers, speed=speed, chunk_ms=args.chunk_ms)
         return await client.run(assessment_id)
 
     if not args.token and not (args.email and args.password):
@@ -348,5 +351,6 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--module", default="academic_speaking", choices=("academic_speaking", "general_speaking"))
     parser.add_argument("--speed", type=float, default=1.0, help="audio time per wall-clock second (default 1.0)")
     parser.add_argument("--fast", action="store_true", help="stream four times faster than real time")
+    parser.add_argument("--chunk-ms", type=int, default=100, help="milliseconds of audio per message (20-1000)")
     parser.add_argument("--out", help="output directory (default: speak-<assessment id>)")
     parser.set_defaults(func=_command)
