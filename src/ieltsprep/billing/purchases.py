@@ -480,7 +480,7 @@ class PurchaseService:
                 condition=Condition(equals={"state": "refunded"}),
             ),
             *ledger.grant_ops(
-                str(claim["user_id"]), str(claim["module"]), revoked, source=str(claim.get("platform", "apple")),  # type: ignore[arg-type]
+                str(claim["user_id"]), str(claim["module"]), revoked, source="google" if claim.get("platform") == "google" else "apple",
                 idempotency_key=f"{purchase_key}#reinstated#{ref}",
             ),
         ]  # fmt: skip
