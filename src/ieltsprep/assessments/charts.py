@@ -500,6 +500,7 @@ def _map_panel(panel: MapPanel, x0: float, y0: float, size: float) -> list[ET.El
             },
         )
     )
+    labels: list[ET.Element] = []  # drawn after every area, so an overlapping area never hides a name
     for feature in panel.features:
         fx, fy = x0 + feature.x * scale, y0 + feature.y * scale
         fw, fh = feature.w * scale, feature.h * scale
@@ -523,7 +524,8 @@ def _map_panel(panel: MapPanel, x0: float, y0: float, size: float) -> list[ET.El
             lines = [feature.name]
         start = fy + fh / 2 - (len(lines) - 1) * 6 + 4
         for n, line in enumerate(lines):
-            _text(parts, fx + fw / 2, start + n * 12, line, size=10)
+            _text(labels, fx + fw / 2, start + n * 12, line, size=10)
+    parts.extend(labels)
     # a north arrow, because map answers describe places by compass direction
     nx, ny = x0 + size - 16, y0 + 30
     parts.append(
