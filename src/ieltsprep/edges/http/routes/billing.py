@@ -39,13 +39,20 @@ def _ok(payload: dict[str, Any]) -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload))
 
 
-@router.get("/api/products")
+@router.get("/api/products", summary="Credit packs on sale", responses={200: {"description": "The four packs"}})
 def products() -> dict[str, Any]:
     """The credit packs on sale."""
     return {"products": [p.as_json() for p in PRODUCTS]}
 
 
-@router.post("/api/purchases/verify")
+@router.post(
+    "/api/purchases/verify",
+    summary="cordova-plugin-purchase v13 validator",
+    responses={
+        200: {"description": '{"ok": true, "data": {...}} or {"ok": false, "code": 6777017, "message"}'},
+        401: {"description": "No valid session: the app signs in and the plugin verifies again"},
+    },
+)
 def verify_purchase() -> Response[str]:
     """cordova-plugin-purchase v13 validator: 200 with ok:true/ok:false (401 only without a session)."""
     user = current_user(router)
@@ -55,7 +62,15 @@ def verify_purchase() -> Response[str]:
     return _ok(container_of(router).purchases.verify(user, body))
 
 
-@router.post("/api/purchases/apple/notifications")
+@router.post(
+    "/api/purchases/apple/notifications",
+    summary="App Store Server Notifications V2",
+    responses={
+        200: {"description": "Handled (or a recognised redelivery)"},
+        400: {"description": "Not a verifiable signedPayload"},
+        503: {"description": "Apple could not be reached; Apple retries"},
+    },
+)
 def apple_notification() -> dict[str, Any]:
     """App Store Server Notifications V2 (signed; verified before anything happens)."""
     try:
@@ -67,7 +82,16 @@ def apple_notification() -> dict[str, Any]:
     return {"received": True, "type": handled.kind}
 
 
-@router.post("/api/purchases/google/notifications")
+@router.post(
+    "/api/purchases/google/notifications",
+    summary="Google Play real-time developer notifications (Pub/Sub push)",
+    responses={
+        204: {"description": "Handled (or a recognised redelivery)"},
+        401: {"description": "Missing or invalid Pub/Sub OIDC token"},
+        422: {"description": "Not a developer notification for this app"},
+        503: {"description": "Not configured, or Google unreachable; Pub/Sub retries"},
+    },
+)
 def google_notification() -> Response[str]:
     """Google Play real-time developer notifications via Pub/Sub push (OIDC token checked first)."""
     container = container_of(router)
