@@ -48,3 +48,15 @@ def live_server(container: Container) -> Iterator[BackgroundServer]:
 
     with BackgroundServer(container) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server (DynamoDB over real HTTP) on a free loopback port for the session; tests make their own tables."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -22,18 +22,7 @@ from ieltsprep.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def dynamo(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def dynamo(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """One set of tables for the module (loading the question banks once); each test uses its own user."""
     from ieltsprep.adapters.storage.dynamodb import DynamoStore
 
@@ -46,7 +35,7 @@ def dynamo(moto_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         stage="local",
         data_dir=tmp_path_factory.mktemp("dynamo"),
         store="dynamodb",
-        dynamodb_endpoint_url=moto_url,
+        dynamodb_endpoint_url=moto_endpoint,
         cookie_secure=False,
         **names,
     )
