@@ -136,11 +136,16 @@ class Chart(_Model):
 
 
 # --- question bank items ------------------------------------------------------------------------------------------
-class AcademicTask1Item(_Model):
-    """An Academic Task 1 question: a chart and the sentence introducing it."""
+class _Question(_Model):
+    """What every writing question has: a stable id (the key of "seen" records) and a topic."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,79}$")
     topic: str = Field(min_length=1)
+
+
+class AcademicTask1Item(_Question):
+    """An Academic Task 1 question: a chart and the sentence introducing it."""
+
     summary: str = Field(min_length=20)
     chart: Chart
 
@@ -152,12 +157,10 @@ class AcademicTask1Item(_Model):
 Tone = Literal["formal", "semi_formal", "informal"]
 
 
-class GeneralTask1Item(_Model):
+class GeneralTask1Item(_Question):
     """A General Training letter: situation, recipient and exactly three points to cover."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,79}$")
     tone: Tone
-    topic: str = Field(min_length=1)
     situation: str = Field(min_length=20)
     recipient: str = Field(min_length=3)
     salutation: str = Field(min_length=3)
@@ -175,12 +178,10 @@ class GeneralTask1Item(_Model):
 Task2Type = Literal["opinion", "discussion", "advantages_disadvantages", "problem_solution", "two_part"]
 
 
-class Task2Item(_Model):
+class Task2Item(_Question):
     """A Task 2 essay prompt of one of the official question types."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,79}$")
     type: Task2Type
-    topic: str = Field(min_length=1)
     statement: str = Field(min_length=20)
     question: str = Field(min_length=5)
 
