@@ -69,10 +69,21 @@ def test_validator_failures_are_200_ok_false_with_the_verification_code(api: Api
     assert set(_credits(api, token).values()) == {0}
 
 
-def test_validator_without_a_session_is_401_so_the_app_retries_after_sign_in(api: Api) -> None:
+def test_validator_answers_200_ok_false_even_to_a_malformed_body(api: Api) -> None:
+    token = api.signed_up("typo@example.com")
+    reply = api.call("POST", "/api/purchases/verify", raw="{not json", token=token)
+    assert reply.status == 200 and reply.json["ok"] is False and reply.json["code"] == 6777017
+    assert set(_credits(api, token).values()) == {0}
+
+
+def test_validator_without_a_session_answers_200_ok_false_with_status_401(api: Api) -> None:
     made = api.call("POST", "/api/dev/test-store/transactions", {"product_id": PRODUCT, "platform": "apple"})
     reply = api.call("POST", "/api/purchases/verify", {"transaction": made.json["transaction"]})
-    assert reply.status == 401 and reply.error_code == "unauthorized"
+    assert reply.status == 200
+    assert reply.json["ok"] is False and reply.json["code"] == 6777017 and reply.json["status"] == 401
+    token = api.signed_up("late@example.com")
+    again = api.call("POST", "/api/purchases/verify", {"transaction": made.json["transaction"]}, token=token)
+    assert again.status == 200 and again.json["ok"] is True
 
 
 def test_another_account_presenting_the_same_purchase_gets_ok_false(api: Api) -> None:

@@ -19,6 +19,8 @@ OPENAPI_PATH = "/api/openapi.json"
 OPENAPI_TITLE = "IELTS GenAI Prep API"
 # API responses carry personal data: no shared or browser caching, no content sniffing.
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+# cordova-plugin-purchase v13 reads only HTTP 200 from its validator: even a rejected body answers 200 ok:false there.
+VALIDATOR_PATH = "/api/purchases/verify"
 
 
 class BadJson(AppError):
@@ -89,12 +91,12 @@ class HttpApp(APIGatewayHttpResolver):
     def _rejection(self, event: dict[str, Any], exc: AppError) -> dict[str, Any]:
         headers = {"Content-Type": content_types.APPLICATION_JSON, **SECURITY_HEADERS}
         headers.update(self.cors_config.to_dict(_header(event, "origin") or None))
-        return {
-            "statusCode": exc.status,
-            "headers": headers,
-            "body": json.dumps({"error": {"code": exc.code, "message": exc.message}}),
-            "isBase64Encoded": False,
-        }
+        status, body = exc.status, {"error": {"code": exc.code, "message": exc.message}}
+        if event.get("rawPath") == VALIDATOR_PATH:
+            from ieltsprep.billing.purchases import failure
+
+            status, body = 200, {**failure(exc.message), "status": exc.status}
+        return {"statusCode": status, "headers": headers, "body": json.dumps(body), "isBase64Encoded": False}
 
     def openapi_document(self) -> str:
         """The OpenAPI document of every included route (built once)."""

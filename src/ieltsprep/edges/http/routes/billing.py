@@ -1,10 +1,9 @@
 """HTTP routes of the billing domain: products, the purchase validator, and store notifications.
 
-The validator answers HTTP 200 for every verification outcome (cordova-plugin-purchase v13 reads only 200 bodies).
-The one exception is a request without a valid session: it gets 401 with the uniform error body, because the plugin
-caches every 200 answer for two minutes per transaction (an ok:false there would stick after the user signs in),
-while a non-200 is reported to the app as a COMMUNICATION error carrying ``status: 401`` and is neither cached nor
-finished, so the purchase is verified again once the user is signed in.
+The validator answers HTTP 200 for every outcome, as the cordova-plugin-purchase v13 contract requires (any other
+status is a COMMUNICATION error whose body the plugin ignores). A request without a valid session gets
+``{"ok": false, "code": 6777017, "message", "status": 401}``: the plugin caches only successes, so the purchase is
+verified again once the user has signed in.
 """
 
 from __future__ import annotations
@@ -49,13 +48,15 @@ def products() -> dict[str, Any]:
     "/api/purchases/verify",
     summary="cordova-plugin-purchase v13 validator",
     responses={
-        200: {"description": '{"ok": true, "data": {...}} or {"ok": false, "code": 6777017, "message"}'},
-        401: {"description": "No valid session: the app signs in and the plugin verifies again"},
+        200: {"description": '{"ok": true, "data": {...}} or {"ok": false, "code": 6777017, "message", "status"?}'},
     },
 )
 def verify_purchase() -> Response[str]:
-    """cordova-plugin-purchase v13 validator: 200 with ok:true/ok:false (401 only without a session)."""
-    user = current_user(router)
+    """cordova-plugin-purchase v13 validator: always 200, with ok:true or ok:false."""
+    try:
+        user = current_user(router)
+    except Unauthorized as exc:
+        return _ok({**failure(f"sign in first: {exc.message}"), "status": 401})
     body = _json_body()
     if body is None:
         return _ok(failure("the body must be JSON"))
