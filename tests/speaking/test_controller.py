@@ -89,7 +89,7 @@ def _feed(controller: Controller, events: list[dict[str, Any]]) -> list[Action]:
 
 def _said(actions: list[Action]) -> list[str]:
     """Maya's lines as the candidate's transcript shows them (each is spoken sentence by sentence)."""
-    return [m["text"] for m in _messages(actions, "transcript") if m["role"] == "examiner"]
+    return [m["text"] for m in _messages(actions, "transcript") if m["role"] == "examiner" and not m["final"]]
 
 
 def _messages(actions: list[Action], kind: str) -> list[dict[str, Any]]:
@@ -270,6 +270,15 @@ def test_examiner_audio_is_split_into_messages_of_at_most_32_kb() -> None:
     assert all(len(json.dumps(m)) <= 32 * 1024 for m in audio)
     assert b"".join(base64.b64decode(m["data"]) for m in audio) == b"\x01\x00" * 72000
     assert isinstance(actions[-1], LineSpoken)
+    done = _messages(actions, "transcript")
+    assert done == [
+        {
+            "type": "transcript",
+            "role": "examiner",
+            "final": True,
+            "text": "Good morning. My name is Maya. Can you tell me your full name, please?",
+        }
+    ]
 
 
 def test_transcript_turns_are_stored_in_order_with_word_timings() -> None:

@@ -151,18 +151,18 @@ class SpeakingClient:
                 state.play_until = max(state.play_until, now) + len(pcm) / (2 * OUTPUT_RATE)
                 if run.timings and run.timings[-1].first_audio is None:
                     run.timings[-1].first_audio = time.monotonic()
-                if state.line_announced:
-                    # Answer once the new line's audio has started (its state message came before it).
-                    state.line_announced = False
-                    state.pending_question = True
+
             elif kind == "transcript":
                 if message.get("final"):
                     run.transcript.append({"role": message["role"], "text": message["text"]})
-                if message["role"] == "examiner" and message.get("final"):
+                if message["role"] == "examiner" and not message.get("final"):
+                    # A new line has begun: save the previous one's audio and wait for this one to be complete.
                     if current_line:
                         run.examiner_lines.append(bytes(current_line))
                         current_line.clear()
-                    state.line_announced = True
+                    state.pending_question = False
+                elif message["role"] == "examiner":
+                    state.pending_question = True  # all of the line's audio is here; answer once it has played
             elif kind == "state":
                 run.states.append(message)
                 state.phase = message.get("phase", state.phase)
@@ -235,7 +235,6 @@ class _ClientState:
     play_until: float = 0.0
     phase: str = "intro"
     pending_question: bool = False
-    line_announced: bool = False
     answer_chunks_left: int = 0
     done: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)

@@ -213,6 +213,7 @@ class Controller:
         self._line_has_audio = False
         self._sentences_pending = 0  # sentences sent to the engine whose audio has not been produced yet
         self._last_audio_at = 0.0
+        self._line_text: str | None = None  # the line being produced, until all of its audio has been
         self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
 
     # --- the script ----------------------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ class Controller:
         if block and block.type == "AUDIO" and block.role == "ASSISTANT":
             self._sentences_pending = max(0, self._sentences_pending - 1)
             if self._sentences_pending == 0:
-                actions.append(LineSpoken())
+                actions += self._line_complete()
         if block and block.type == "TEXT" and block.role == "USER" and block.stage == "FINAL":
             text = " ".join(" ".join(block.text).split())
             if text:
@@ -394,7 +395,7 @@ class Controller:
         self._interrupted_block = content_id
         self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
         self._sentences_pending = 0  # the engine drops what it had not yet said
-        return [ToClient({"type": "interrupted"})]
+        return [ToClient({"type": "interrupted"}), *self._line_complete()]
 
     def _on_error(self, body: dict[str, Any] | Any) -> list[Action]:
         code = str(body.get("code", "engine_error"))
@@ -601,12 +602,20 @@ class Controller:
         self._interrupted_block = None
         actions: list[Action] = [Say(sentence) for sentence in sentences(text)]
         self._sentences_pending += len(actions)
+        self._line_text = text
         actions += [
-            ToClient({"type": "transcript", "role": "examiner", "text": text, "final": True}),
+            # Like Nova Sonic's SPECULATIVE text: what Maya is about to say; final once all of it has been produced.
+            ToClient({"type": "transcript", "role": "examiner", "text": text, "final": False}),
             StoreTurn(self.turn_index, turn),
         ]
         self.turn_index += 1
         return actions
+
+    def _line_complete(self) -> list[Action]:
+        if self._line_text is None:
+            return []
+        text, self._line_text = self._line_text, None
+        return [ToClient({"type": "transcript", "role": "examiner", "text": text, "final": True}), LineSpoken()]
 
     def _resume_line(self, lead: str) -> list[Action]:
         if self.finished:
