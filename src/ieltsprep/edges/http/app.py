@@ -91,7 +91,8 @@ class HttpApp(APIGatewayHttpResolver):
     def _rejection(self, event: dict[str, Any], exc: AppError) -> dict[str, Any]:
         headers = {"Content-Type": content_types.APPLICATION_JSON, **SECURITY_HEADERS}
         headers.update(self.cors_config.to_dict(_header(event, "origin") or None))
-        status, body = exc.status, {"error": {"code": exc.code, "message": exc.message}}
+        status = exc.status
+        body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
         if event.get("rawPath") == VALIDATOR_PATH:
             from ieltsprep.billing.purchases import failure
 
