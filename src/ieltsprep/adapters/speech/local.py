@@ -61,6 +61,7 @@ MIN_COMMIT_MS = 400  # shortest stretch worth a recogniser call at a pause
 INTERIM_EVERY_MS = 4000  # live partial transcript cadence while the candidate talks without pausing
 FORCE_COMMIT_MS = 12_000  # talk without a pause this long is transcribed even if voice is active right now
 STABLE_MARGIN_MS = 1000  # words ending this long before the cut of a partial call are kept as final
+SPARE_CALL_SECONDS = 1.5  # a recogniser call slower than this means the machine has no room for extra calls
 KEEP_IDLE_MS = 1000  # audio kept while nobody speaks (covers the endpointer's pre-roll)
 
 
@@ -155,6 +156,7 @@ class LocalSpeechSession:
         self._texts: dict[str, list[str]] = {}
         self._says: asyncio.Queue[str] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._last_call_seconds = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -312,6 +314,7 @@ class LocalSpeechSession:
                     if utterance in self._utterances:
                         self._utterances.remove(utterance)
                     continue
+                self._last_call_seconds = result.seconds
                 self._apply(utterance, lo, hi, kind, result)
 
     def _next_job(self) -> tuple[_Utterance, int, int, str] | None:
@@ -325,15 +328,18 @@ class LocalSpeechSession:
                     self._finish(self._utterances.popleft())
                     continue
                 return u, u.commit, min(u.end + pad, now), "end"
+            # Each call has a fixed cost (Whisper encodes a 30 s window), so on a machine too busy for extra calls
+            # the turn is transcribed in as few calls as possible: no speculative pause or interim calls.
+            spare = self._last_call_seconds <= SPARE_CALL_SECONDS
             if u.pause_at is not None:
                 pause_at, u.pause_at = u.pause_at, None
-                if self._ms(pause_at - u.commit) >= MIN_COMMIT_MS:
+                if spare and self._ms(pause_at - u.commit) >= MIN_COMMIT_MS:
                     return u, u.commit, min(pause_at + pad, now), "pause"
             if self._ms(now - u.commit) >= FORCE_COMMIT_MS:
                 u.last_interim = now
                 return u, u.commit, now, "long"
             voice_now = self._ms(now - self._vad.last_voiced_end) < 100
-            if voice_now and self._ms(now - u.last_interim) >= INTERIM_EVERY_MS:
+            if spare and voice_now and self._ms(now - u.last_interim) >= INTERIM_EVERY_MS:
                 # Only while voice is active: a silence now may be the end of the turn, and that call comes first.
                 u.last_interim = now
                 return u, u.commit, now, "interim"
