@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from assessment_fakes import RecordingInvoker, ScriptedScorer, give, retryable
 
@@ -262,3 +264,29 @@ def test_the_list_view_leaves_out_drawings_and_draft_texts(service: AssessmentSe
 )
 def test_words_are_counted_like_a_candidate_counts_them(text: str, words: int) -> None:
     assert count_words(text) == words
+
+
+def test_a_scoring_request_that_was_lost_is_asked_again_on_the_next_submit(
+    service: AssessmentService, store: Store, invoker: RecordingInvoker
+) -> None:
+    assessment = started(service, store)
+    service.submit("u1", assessment)
+    service.repository.update("u1", assessment, expect_status="scoring", set={"scoring_requested_at": 0})
+    item, finished = service.submit("u1", assessment)
+    assert not finished and item["status"] == "scoring" and len(invoker.calls) == 2
+    assert item["scoring_requested_at"] > 0  # and not again until it is stale once more
+    service.submit("u1", assessment)
+    assert len(invoker.calls) == 2
+
+
+def test_drafts_of_both_tasks_saved_at_once_are_both_kept(service: AssessmentService, store: Store) -> None:
+    assessment = started(service, store)
+
+    def typist(task: int) -> None:
+        for n in range(15):
+            service.save_answer("u1", assessment, task, f"task {task} draft {n}")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(typist, [1, 2]))
+    answers = service.get("u1", assessment)["answers"]
+    assert answers["1"]["text"] == "task 1 draft 14" and answers["2"]["text"] == "task 2 draft 14"
