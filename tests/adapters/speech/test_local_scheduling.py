@@ -1,0 +1,92 @@
+"""When the local engine calls the recogniser (with a recording fake recogniser, so no model is loaded)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from ieltsprep.adapters.speech.local import LocalSpeechSession
+from ieltsprep.adapters.speech.stt import Transcript
+from ieltsprep.adapters.speech.tts import EspeakSynthesizer, ExaminerVoice
+from ieltsprep.speaking.protocol import InputEvents, OutputTracker, SessionConfig, UserTranscript, Word
+
+RATE = 16000
+
+
+class RecordingRecogniser:
+    """Answers each call with one word named after the call, and says it took ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.calls: list[tuple[int, int]] = []  # (start ms, duration ms) of the audio it was given
+        self.busy = False
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
+        self.calls.append((offset_ms, audio.size * 1000 // RATE))
+        word = Word(f" w{len(self.calls)}", offset_ms + 10, offset_ms + audio.size * 1000 // RATE - 10, 0.9)
+        return Transcript((word,), -0.1, self.seconds)
+
+
+def tone(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+
+def drive(recogniser: RecordingRecogniser, audio: np.ndarray) -> list[UserTranscript]:
+    async def main() -> list[UserTranscript]:
+        session = LocalSpeechSession(
+            SessionConfig(system_prompt="You are Maya."), recogniser, ExaminerVoice(EspeakSynthesizer(), None)
+        )
+        session.start()
+        build = InputEvents(session.prompt_name)
+        tracker = OutputTracker()
+        finals: list[UserTranscript] = []
+
+        async def read() -> None:
+            async for event in session.events():
+                finals.extend(t for t in tracker.feed(event) if isinstance(t, UserTranscript) and t.stage == "FINAL")
+
+        reader = asyncio.create_task(read())
+        for start in range(0, audio.size, 512):
+            await session.send(build.audio_input(session.audio_content_name, audio[start : start + 512].tobytes()))
+            await asyncio.sleep(0.001)  # the recogniser task runs between chunks, as it does on a live stream
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+        await session.close()
+        await reader
+        return finals
+
+    return asyncio.run(main())
+
+
+def test_a_pause_inside_a_turn_is_transcribed_while_the_candidate_is_silent_and_the_end_adds_the_rest() -> None:
+    recogniser = RecordingRecogniser(seconds=0.2)
+    finals = drive(recogniser, np.concatenate([silence(0.5), tone(1.0), silence(0.4), tone(1.0), silence(1.0)]))
+    assert len(recogniser.calls) == 2
+    (first_start, first_len), (second_start, _) = recogniser.calls
+    assert first_start <= 500 and first_start + first_len <= 1500 + 150  # up to the pause (plus a little padding)
+    assert second_start >= 1500  # the end-of-turn call starts where the pause call stopped
+    assert [f.text for f in finals] == ["w1 w2"]
+    asr = finals[0].asr
+    assert asr is not None and [w.word.strip() for w in asr.words] == ["w1", "w2"]
+    assert abs(asr.end_ms - 2900) <= 40  # where the voice stopped
+
+
+def test_a_busy_machine_gets_one_call_per_turn() -> None:
+    recogniser = RecordingRecogniser(seconds=3.0)
+    turn = np.concatenate([tone(1.0), silence(0.4), tone(1.0), silence(1.0)])
+    finals = drive(recogniser, np.concatenate([silence(0.5), turn, turn]))
+    # The first pause call shows the machine is slow; from then on each turn is transcribed once, at its end.
+    assert len(recogniser.calls) == 3
+    assert len(finals) == 2
+
+
+def test_a_click_costs_no_recogniser_call() -> None:
+    recogniser = RecordingRecogniser(seconds=0.2)
+    finals = drive(recogniser, np.concatenate([silence(0.5), tone(0.1), silence(1.0)]))
+    assert recogniser.calls == [] and finals == []
