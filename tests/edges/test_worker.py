@@ -164,3 +164,29 @@ def test_audio_is_put_back_in_seq_order() -> None:
     assert reorder.push(4, "e") == []
     assert reorder.push(5, "f") == []
     assert reorder.push(6, "g") == ["e", "f", "g"]  # 3 was lost: given up once the window overflowed
+
+
+def test_a_failing_engine_tells_the_candidate_and_frees_the_session(
+    live_server: BackgroundServer, container: Container
+) -> None:
+    class BrokenEngine(FakeSpeechEngine):
+        async def open(self, config):  # type: ignore[no-untyped-def]
+            raise RuntimeError("models missing")
+
+    container.__dict__["speech_engine"] = BrokenEngine([])
+    _, token = _candidate(container)
+
+    async def main():  # type: ignore[no-untyped-def]
+        import aiohttp
+
+        assessment_id = await create_assessment(live_server.base_url, token, "academic_speaking")
+        async with aiohttp.ClientSession() as http, http.ws_connect(live_server.ws_url, params={"token": token}) as ws:
+            await ws.send_json({"action": "nova-sonic-stream", "type": "start", "assessment_id": assessment_id})
+            message = await ws.receive_json(timeout=30)
+        return assessment_id, message
+
+    assessment_id, message = asyncio.run(main())
+    container.invoker.drain(30)
+    assert message["type"] == "error" and message["code"] == "examiner_unavailable"
+    session = SpeakingStore(container.store).get(assessment_id)
+    assert session is not None and session.worker_connection_id is None and not session.finished

@@ -94,7 +94,15 @@ def run(container: Container, event: dict[str, Any], context: Any = None) -> dic
     except ValidationError as exc:
         logger.error("speaking worker invoked with a bad payload: %s", exc.errors(include_input=False))
         return {"status": "rejected"}
-    return asyncio.run(SpeakingWorker(container, payload).run())
+    worker = SpeakingWorker(container, payload)
+    try:
+        return asyncio.run(worker.run())
+    except Exception:
+        # Not re-raised: Lambda would retry an asynchronous invocation and start a twin worker. The candidate is
+        # told, and the stored state lets their next start resume the test with a new worker.
+        logger.exception("speaking worker for assessment %s failed", payload.assessment_id)
+        worker.give_up()
+        return {"status": "failed"}
 
 
 class AudioReorderer:
@@ -208,6 +216,18 @@ class SpeakingWorker:
             if not sender.done():
                 sender.cancel()
         return {"status": "finished", "reason": self.finish_reason or "ended"}
+
+    def give_up(self) -> None:
+        """After an unexpected failure: tell the candidate and free the session for a new worker."""
+        message = {
+            "type": "error",
+            "code": "examiner_unavailable",
+            "message": "The examiner stopped; send start to resume.",
+        }
+        with contextlib.suppress(Exception):
+            self.container.connections.post(self.candidate_id, message)
+        with contextlib.suppress(Exception):
+            self.sessions.detach_worker(self.payload.assessment_id)
 
     # --- loops ---------------------------------------------------------------------------------------------------
     async def _candidate_loop(self, ws: Any) -> None:
