@@ -17,12 +17,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from statistics import fmean, pstdev
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from spellchecker import SpellChecker
 
 from ieltsprep.scoring.port import WritingTask
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 _ANY_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -94,6 +97,8 @@ class Analysis:
 
     def vector(self, names: Sequence[str]) -> np.ndarray:
         """The named features as a float vector (model input order)."""
+        import numpy as np  # only the local model needs vectors; the analysis itself runs without numpy
+
         return np.array([self.features[name] for name in names], dtype=float)
 
 
@@ -322,14 +327,14 @@ def analyse(task: WritingTask) -> Analysis:
         "length_ratio": min(wc / max(task.min_words, 1), 2.0),
         "under_length": max(0.0, 1 - wc / max(task.min_words, 1)),
         "sentences_log": math.log1p(len(sentences)),
-        "mean_sentence_len": float(np.mean(sent_lengths)),
-        "sd_sentence_len": float(np.std(sent_lengths)),
+        "mean_sentence_len": fmean(sent_lengths),
+        "sd_sentence_len": pstdev(sent_lengths),
         "overlong_share": len(overlong) / n_sent,
         "paragraphs": float(min(paragraphs, 7)),
         "single_paragraph": 1.0 if paragraphs <= 1 else 0.0,
         "mtld": min(mtld(lowers), 200.0) / 100,
         "guiraud": len(set(lowers)) / math.sqrt(n_words),
-        "mean_word_len": float(np.mean(word_lengths)),
+        "mean_word_len": fmean(word_lengths),
         "long_word_share": sum(1 for n in word_lengths if n >= 8) / n_words,
         "rare_share": len(rare) / n_words,
         "misspelled_rate": 100 * len(misspelled) / n_words,
@@ -357,13 +362,13 @@ def analyse(task: WritingTask) -> Analysis:
 def _frequency_profile(words: Sequence[str], freq: Any) -> dict[str, float]:
     """Lexical frequency profile of the content words (corpus counts of pyspellchecker's English list)."""
     content = [w for w in words if w in freq and len(w) > 2 and w not in _stopwords()]
-    logs = np.log10([freq[w] + 1 for w in content]) if content else np.array([7.0])
+    logs = [math.log10(freq[w] + 1) for w in content] if content else [7.0]
     return {
-        "content_logfreq_mean": float(logs.mean()),
-        "content_logfreq_p10": float(np.percentile(logs, 10)),
-        "content_below_1e4": float(np.mean(logs < 4)),
-        "content_below_1e5": float(np.mean(logs < 5)),
-        "content_below_1e6": float(np.mean(logs < 6)),
+        "content_logfreq_mean": fmean(logs),
+        "content_logfreq_p10": _percentile(logs, 10),
+        "content_below_1e4": fmean(1.0 if v < 4 else 0.0 for v in logs),
+        "content_below_1e5": fmean(1.0 if v < 5 else 0.0 for v in logs),
+        "content_below_1e6": fmean(1.0 if v < 6 else 0.0 for v in logs),
         "content_guiraud": len(set(content)) / math.sqrt(max(len(content), 1)),
     }
 
@@ -396,8 +401,20 @@ def _copied_share(words: Sequence[str], prompt_words: Sequence[str], n: int = 6)
     return sum(inside) / len(words)
 
 
+def _percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile with linear interpolation between closest ranks (numpy's default method)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def hashed_ngrams(text: str, dim: int) -> dict[int, float]:
     """Hashed word 1-2 grams and character 3-5 grams, sublinear tf, L2-normalised (model input)."""
+    import numpy as np  # the local model's input only: the analysis (and the Bedrock engine) runs without numpy
+
+    prime, mix = np.uint64(_PRIME), np.uint64(_MIX)
     lowered = " ".join(w.lower() for w in _WORD.findall(text))
     words = lowered.split()
     counts = np.zeros(dim, dtype=np.float64)
@@ -412,8 +429,8 @@ def hashed_ngrams(text: str, dim: int) -> dict[int, float]:
                 continue
             h = np.full(len(raw) - n + 1, n, dtype=np.uint64)
             for j in range(n):
-                h = h * _PRIME + raw[j : len(raw) - n + 1 + j]
-            index = ((h * _MIX) >> np.uint64(32)) % np.uint64(dim)
+                h = h * prime + raw[j : len(raw) - n + 1 + j]
+            index = ((h * mix) >> np.uint64(32)) % np.uint64(dim)
             counts += np.bincount(index.astype(np.int64), minlength=dim)
     nonzero = np.flatnonzero(counts)
     if not len(nonzero):
@@ -424,8 +441,8 @@ def hashed_ngrams(text: str, dim: int) -> dict[int, float]:
 
 
 # Polynomial rolling hash for character n-grams (vectorised; wraps modulo 2**64), then a Fibonacci mix.
-_PRIME = np.uint64(1_000_003)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_PRIME = 1_000_003
+_MIX = 0x9E3779B97F4A7C15
 
 
 @lru_cache(maxsize=4096)
