@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint types unit js system-deps node-deps bench deploy-check clean
+.PHONY: serve test lint types unit js system-deps node-deps bench deploy-check build-lambda clean
 
 $(STAMP): pyproject.toml requirements/models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ system-deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	    chromium chromium-driver espeak-ng sox fonts-dejavu-core ; }
 
-node-deps:
-	if [ -f package-lock.json ] && [ ! -f node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+NODE_STAMP := node_modules/.installed-stamp
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+node-deps: $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,14 +40,19 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) system-deps
+unit: $(STAMP) system-deps node-deps
 	$(BIN)/python -m pytest -q
 
 js: node-deps
 	if ls static/js/*.test.js static/js/test_*.js >/dev/null 2>&1; then node --test static/js/; fi
 
+# Builds every Lambda package (arm64, python3.12, from PyPI wheels), packages the three regions' stacks offline with
+# osls, and checks each template with cfn-lint and the project's own assertions. No AWS account needed.
 deploy-check: $(STAMP) node-deps
 	$(BIN)/python -m ieltsprep.deploy.check
+
+build-lambda: $(STAMP)
+	$(BIN)/python -m ieltsprep.deploy.build
 
 test: lint types js unit
 

@@ -1,0 +1,133 @@
+"""Build one zip per Lambda function for python3.12 on arm64, without Docker.
+
+Dependencies come from PyPI as manylinux aarch64 wheels (``pip install --platform ... --only-binary=:all:
+--target``); the package's own code is copied without what only runs on a laptop (the local speech engine, the
+local gateway, the CLI). Zips are deterministic (sorted entries, fixed timestamps) so a rebuild of the same inputs
+gives the same bytes and CloudFormation sees no change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+FUNCTIONS: tuple[str, ...] = ("http", "ws", "speakingWorker", "jobs")
+LIMIT_BYTES = 15 * 1024 * 1024
+PLATFORM_ARGS = (
+    "--platform",
+    "manylinux2014_aarch64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
+    "--only-binary=:all:",
+)
+# Parts of the package that never run on Lambda.
+EXCLUDED_CODE = (
+    "ieltsprep/edges/gateway",
+    "ieltsprep/adapters/speech/local.py",
+    "ieltsprep/adapters/speech/stt.py",
+    "ieltsprep/adapters/speech/tts.py",
+    "ieltsprep/adapters/speech/endpointing.py",
+    "ieltsprep/adapters/speech/models.py",
+    "ieltsprep/adapters/stores/local_store.py",
+    "ieltsprep/deploy",
+)
+# Files in dependencies that a function never reads.
+PRUNED_SUFFIXES = (".pyc", ".pyi", ".c", ".h", ".pxd", ".pyx")
+PRUNED_DIRS = ("__pycache__", "tests", "test", "testing")
+
+
+def _install(function: str, target: Path) -> None:
+    requirements = ROOT / "deploy" / "requirements" / f"{function}.txt"
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(target)]
+    subprocess.run([*command, *PLATFORM_ARGS, "-r", str(requirements)], check=True, cwd=requirements.parent)
+
+
+def _prune(target: Path) -> None:
+    for path in sorted(target.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in PRUNED_DIRS:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.suffix in PRUNED_SUFFIXES:
+            path.unlink()
+    # google-api-python-client ships discovery documents of every Google API: keep the one we call.
+    for document in target.glob("googleapiclient/discovery_cache/documents/*.json"):
+        if not document.name.startswith("androidpublisher."):
+            document.unlink()
+    # boto3/botocore come from the runtime (a dependency may have pulled them in).
+    for name in ("boto3", "botocore", "s3transfer"):
+        shutil.rmtree(target / name, ignore_errors=True)
+
+
+def _copy_code(target: Path) -> None:
+    source = ROOT / "src" / "ieltsprep"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(source, target / "ieltsprep", ignore=ignore, dirs_exist_ok=True)
+    for relative in EXCLUDED_CODE:
+        path = target / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    shutil.copy2(ROOT / "lambda_handler.py", target / "lambda_handler.py")
+    certificates = ROOT / "deploy" / "certs"
+    if certificates.is_dir():
+        shutil.copytree(certificates, target / "certs", dirs_exist_ok=True)
+
+
+def _zip(directory: Path, archive: Path) -> None:
+    files: Iterable[Path] = sorted(p for p in directory.rglob("*") if p.is_file())
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zipped:
+        for path in files:
+            info = zipfile.ZipInfo(str(path.relative_to(directory)), date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zipped.writestr(info, path.read_bytes())
+
+
+def build(function: str, out_dir: Path) -> Path:
+    """Build ``<out_dir>/<function>.zip`` and return its path."""
+    staging = out_dir / function
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    _install(function, staging)
+    _prune(staging)
+    _copy_code(staging)
+    archive = out_dir / f"{function}.zip"
+    _zip(staging, archive)
+    return archive
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the requested (default: all) function packages and print their sizes."""
+    parser = argparse.ArgumentParser(description="Build the Lambda packages (python3.12, arm64).")
+    parser.add_argument("functions", nargs="*", help=f"any of {', '.join(FUNCTIONS)} (default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "lambda")
+    args = parser.parse_args(argv)
+    unknown = set(args.functions) - set(FUNCTIONS)
+    if unknown:
+        parser.error(f"unknown functions: {', '.join(sorted(unknown))}")
+    functions = args.functions or list(FUNCTIONS)
+    args.out.mkdir(parents=True, exist_ok=True)
+    too_big = []
+    for function in functions:
+        archive = build(function, args.out)
+        size = archive.stat().st_size
+        unpacked = sum(p.stat().st_size for p in (args.out / function).rglob("*") if p.is_file())
+        print(f"{function:15s} {size / 2**20:6.2f} MB zipped  {unpacked / 2**20:6.2f} MB unpacked")
+        if size > LIMIT_BYTES:
+            too_big.append(function)
+    if too_big:
+        print(f"over the 15 MB budget: {', '.join(too_big)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
