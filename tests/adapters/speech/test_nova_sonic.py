@@ -364,3 +364,26 @@ def test_the_adapter_module_does_not_import_the_sdk_and_says_what_is_missing() -
     if sys.version_info < (3, 12):
         with pytest.raises(ServiceUnavailable, match=r"Python 3\.12"):
             asyncio.run(connect())
+
+
+def test_silence_keeps_the_stream_alive_while_no_candidate_audio_arrives() -> None:
+    async def body(session: NovaSonicSession, connector: Connector, received: list[dict[str, Any]]) -> None:
+        build = InputEvents(session.prompt_name)
+        for _ in range(8):  # a live microphone: audio every 100 ms, no keep-alive needed
+            await session.send(build.audio_input(session.audio_content_name, b"\x09\x00" * 1600))
+            await asyncio.sleep(0.1)
+        assert all(
+            base64.b64decode(e["event"]["audioInput"]["content"]) == b"\x09\x00" * 1600
+            for e in connector.streams[0].sent
+            if event_name(e) == "audioInput"
+        )
+        # The candidate's audio stops (a reconnect): silence goes out instead.
+        await until(
+            lambda: any(
+                event_name(e) == "audioInput" and set(base64.b64decode(e["event"]["audioInput"]["content"])) == {0}
+                for e in connector.streams[0].sent
+            )
+        )
+
+    connector, _ = run(body)
+    assert connector.streams[0].closed

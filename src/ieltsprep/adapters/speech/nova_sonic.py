@@ -10,7 +10,9 @@ Rollover: after ``rollover_seconds`` (6.5 min) the session waits for a quiet mom
 text block half sent), then opens a new stream with the same prompt, the trimmed final-text history and the
 candidate audio heard since their last final transcript (at most 3 s), switches to it and closes the old one with the
 documented closing order. At ``hard_rollover_seconds`` (7.5 min) it switches whatever is happening. The same path
-resumes after a resumable stream error (ModelTimeoutException and friends), at most ``max_resumes`` times in a row.
+resumes after a resumable stream error (ModelTimeoutException and friends), at most ``MAX_RESUMES`` times in a row.
+When no candidate audio has been sent for a second (a reconnect), silence is sent so Bedrock does not end the stream
+with "Timed out waiting for input events".
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ ROLLOVER_SECONDS = 390.0
 HARD_ROLLOVER_SECONDS = 450.0
 MAX_RESUMES = 3
 REPLAY_SECONDS = 3.0
+KEEPALIVE_SECONDS = 1.0  # no candidate audio for this long: send silence so the stream does not time out
+KEEPALIVE_CHUNK_SECONDS = 0.1
 _SDK_PREFIX = "InvokeModelWithBidirectionalStreamOutput"
 
 
@@ -209,6 +213,7 @@ class NovaSonicSession:
         self._watcher: asyncio.Task[None] | None = None
         self._resumer: asyncio.Task[None] | None = None
         self._opened_at = 0.0
+        self._last_audio_at = time.monotonic()
         self._resumes = 0
         self._switching = False
         self._closed = False
@@ -244,6 +249,7 @@ class NovaSonicSession:
             except ValueError as exc:
                 raise ProtocolError("audioInput content is not valid base64") from exc
             self._remember_audio(pcm)
+            self._last_audio_at = time.monotonic()
         payload = json.dumps(event).encode("utf-8")
         async with self._lock:
             if self._stream is None:
@@ -381,8 +387,29 @@ class NovaSonicSession:
 
     async def _watch(self) -> None:
         while not self._closed:
-            await asyncio.sleep(min(1.0, max(0.01, self._rollover / 20)))
+            await asyncio.sleep(min(KEEPALIVE_SECONDS / 2, max(0.01, self._rollover / 20)))
+            await self._keep_alive()
             age = time.monotonic() - self._opened_at
             quiet = not self._tracker.busy and not self._validator.open_blocks
             if age >= self._hard_rollover or (age >= self._rollover and quiet):
                 await self._switch()
+
+    async def _keep_alive(self) -> None:
+        # Bedrock ends a stream that gets no input for a while ("Timed out waiting for input events"), e.g. while the
+        # candidate reconnects: send silence, as a live microphone would, until their audio flows again.
+        if not self._validator.audio_open or time.monotonic() - self._last_audio_at < KEEPALIVE_SECONDS:
+            return
+        silence = bytes(int(self.config.input_sample_rate * KEEPALIVE_CHUNK_SECONDS) * 2)
+        event = {
+            "event": {
+                "audioInput": {
+                    "promptName": self.prompt_name,
+                    "contentName": self._audio_name,
+                    "content": base64.b64encode(silence).decode("ascii"),
+                }
+            }
+        }
+        async with self._lock:
+            if self._stream is not None:
+                with contextlib.suppress(Exception):
+                    await self._stream.send(json.dumps(event).encode("utf-8"))
