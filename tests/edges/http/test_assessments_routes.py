@@ -213,3 +213,16 @@ def test_responses_match_the_models_the_openapi_document_declares(api: Api, cont
     responses = document["paths"]["/api/assessments"]["post"]["responses"]
     assert responses["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/AssessmentResponse")
     assert responses["402"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+def test_an_empty_or_non_english_submission_is_scored_with_its_flags(api: Api, container: Container) -> None:
+    _, token = signed_up(api, container, "jo@example.com", {"general_writing": 1})
+    base = f"/api/assessments/{start(api, token, 'general_writing')['id']}"
+    french = "Ceci est une lettre écrite entièrement en français, sans un seul mot anglais. " * 6
+    assert api.call("PUT", f"{base}/answers/2", {"text": french}, token=token).status == 200
+    assert api.call("POST", f"{base}/submit", token=token).status == 202  # task 1 left empty
+    container.invoker.drain(timeout=30)
+    result = api.call("GET", base, token=token).json["assessment"]["result"]
+    task1, task2 = result["tasks"]
+    assert "empty" in task1["flags"] and task1["band"] <= 1
+    assert "non_english" in task2["flags"] and task2["band"] <= 1
