@@ -44,7 +44,7 @@ unit: $(STAMP) system-deps node-deps
 	$(BIN)/python -m pytest -q
 
 js: node-deps
-	if ls static/js/*.test.js static/js/test_*.js >/dev/null 2>&1; then node --test static/js/; fi
+	if ls static/js/*.test.js static/js/test_*.js >/dev/null 2>&1; then node --test static/js/*.test.js static/js/test_*.js; fi
 
 # Builds every Lambda package (arm64, python3.12, from PyPI wheels), packages the three regions' stacks offline with
 # osls, and checks each template with cfn-lint and the project's own assertions. No AWS account needed.
