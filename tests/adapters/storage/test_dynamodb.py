@@ -87,7 +87,11 @@ def test_values_dynamodb_cannot_hold_are_refused_and_nothing_is_written(dynamo: 
     assert dynamo.get(Table.USERS, Key("USER#1", "X")) is None
 
 
-def test_an_update_naming_one_attribute_twice_or_a_key_is_refused(dynamo: DynamoStore) -> None:
+def test_an_update_naming_one_attribute_twice_or_a_key_or_nothing_is_refused(dynamo: DynamoStore) -> None:
+    with pytest.raises(StoreError):
+        dynamo.update(Update(Table.USERS, Key("USER#1", "X")))
+    with pytest.raises(StoreError):
+        dynamo.transact([Update(Table.USERS, Key("USER#1", "X"))])
     with pytest.raises(StoreError):
         dynamo.update(Update(Table.USERS, Key("USER#1", "X"), set={"a": 1}, remove=["a"]))
     with pytest.raises(StoreError):

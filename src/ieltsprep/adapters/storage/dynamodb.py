@@ -194,6 +194,8 @@ class _Expression:
             raise StoreError("an update cannot change the key attributes pk and sk")
         if len(set(touched)) != len(touched):
             raise StoreError("an update may name each attribute once across set, add and remove")
+        if not touched:
+            raise StoreError("an update must set, add or remove at least one attribute")
         clauses = []
         if op.set:
             clauses.append("SET " + ", ".join(f"{self.name(n)} = {self.value(v)}" for n, v in op.set.items()))
@@ -377,10 +379,9 @@ class DynamoStore:
                 "Key": _key(op.key),
                 "ReturnValues": "ALL_NEW",
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                "UpdateExpression": update,
                 **expr.params(condition),
             }
-            if update:
-                params["UpdateExpression"] = update
             try:
                 with self._errors(action):
                     response = self._client.update_item(**params)
@@ -490,8 +491,6 @@ class DynamoStore:
             return {"Put": {"TableName": name, "Item": serialize_item(op.item), **expr.params(condition)}}
         if isinstance(op, Update):
             update = expr.update(op)
-            if not update:
-                raise StoreError(f"operation {index}: an update in a transaction must change something")
             condition = " AND ".join(c for c in (expr.not_expired(), expr.condition(op.condition)) if c)
             return {
                 "Update": {
