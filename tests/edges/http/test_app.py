@@ -214,3 +214,21 @@ def test_powertools_http_errors_get_the_uniform_error_body(container: Container)
     reply = Api(app).call("GET", "/api/test-only/bad-request")
     assert reply.status == 400
     assert reply.json == {"error": {"code": "bad_request", "message": "missing parameter x"}}
+
+
+def test_openapi_document_describes_every_error_with_the_uniform_body(api: Api) -> None:
+    document = api.call("GET", "/api/openapi.json").json
+    assert "HTTPValidationError" not in json.dumps(document)
+    schemas = document["components"]["schemas"]
+    assert schemas["ErrorBody"]["properties"]["error"]["$ref"] == "#/components/schemas/ErrorDetail"
+    assert set(schemas["ErrorDetail"]["required"]) == {"code", "message"}
+    errors = [
+        response
+        for item in document["paths"].values()
+        for operation in item.values()
+        for status, response in operation["responses"].items()
+        if status.startswith(("4", "5"))
+    ]
+    assert errors
+    for response in errors:
+        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}

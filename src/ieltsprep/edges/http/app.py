@@ -102,11 +102,12 @@ class HttpApp(APIGatewayHttpResolver):
     def openapi_document(self) -> str:
         """The OpenAPI document of every included route (built once)."""
         if self._openapi is None:
-            self._openapi = self.get_openapi_json_schema(
+            document = self.get_openapi_json_schema(
                 title=OPENAPI_TITLE,
                 version=__version__,
                 description="The public contract of IELTS GenAI Prep (docs/API.md).",
             )
+            self._openapi = json.dumps(errors.document_error_bodies(json.loads(document)), indent=2)
         return self._openapi
 
 

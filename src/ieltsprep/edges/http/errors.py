@@ -13,10 +13,45 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from pydantic import BaseModel
 
 from ieltsprep.errors import AppError, RateLimited
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    """The inside of every error body."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx body: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+def document_error_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with every error response described by the error body we really send."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas["ErrorBody"] = schema
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in operation.get("responses", {}).items():
+                # Every error leaves through the handlers below, so every 4xx/5xx has this body, whatever a route's
+                # decorator declared (Powertools fills undeclared content with the route's return type).
+                if str(status)[0] in "45":
+                    if "HTTPValidationError" in json.dumps(response):
+                        response["description"] = "validation_error"
+                    response["content"] = error_content
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response[str]:

@@ -16,6 +16,8 @@ from ieltsprep.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from ieltsprep.container import Container
 from ieltsprep.edges.http.auth import cleared_cookie, current_user, request_token, session_cookie
 from ieltsprep.edges.http.context import container_of
+from ieltsprep.edges.http.errors import ErrorBody
+from ieltsprep.edges.http.errors import ErrorDetail as ErrorDetail  # re-exported: other routes import it from here
 
 router = APIGatewayHttpRouter()
 
@@ -95,19 +97,6 @@ class MeResponse(BaseModel):
 
     user: Profile
     credits: dict[str, int] = Field(description="remaining assessments per module (all four modules present)")
-
-
-class ErrorDetail(BaseModel):
-    """The inside of every error body."""
-
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx/5xx body."""
-
-    error: ErrorDetail
 
 
 def _doc(
