@@ -1,0 +1,410 @@
+// The single-page app: hash routing, the session, the shared chrome (nav, toasts) and the account screens.
+import { h, mount } from './dom.js';
+import { ApiClient, ApiError, PRODUCTION_BASE_URLS, tokenStore } from './mobile_api_client.js';
+import { MODULES, label, productIdOf, setUpPurchases } from './mobile_purchase_integration.js';
+import { progressChart } from './progress_chart.js';
+import { legalScreen } from './legal.js';
+import { writingExam, writingResult } from './exam_writing.js';
+import { speakingExam, speakingResult } from './exam_speaking.js';
+
+const isNativeApp = Boolean(globalThis.Capacitor?.isNativePlatform?.());
+
+// The web app talks to the origin that served it with the HttpOnly session cookie; the app picks a region and
+// keeps a bearer token.
+const api = isNativeApp
+  ? new ApiClient({ baseUrls: PRODUCTION_BASE_URLS, tokens: tokenStore(globalThis.localStorage) })
+  : new ApiClient({ baseUrls: { here: location.origin }, credentials: 'include' });
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const toastRegion = document.getElementById('toasts');
+
+const state = { me: null, purchases: null };
+
+/** A short message at the bottom of the screen, read out by screen readers. */
+export function toast(text, kind = 'info') {
+  const el = h('div', { class: `toast ${kind}` }, text);
+  toastRegion.appendChild(el);
+  setTimeout(() => el.remove(), kind === 'error' ? 8000 : 5000);
+}
+
+function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+/** The signed-in user and credits (GET /api/me), or null. */
+async function loadMe() {
+  try {
+    state.me = await api.get('/api/me');
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) state.me = null;
+    else throw error;
+  }
+  return state.me;
+}
+
+function renderNav(current) {
+  const link = (href, text) => h('a', { href, 'aria-current': current === href ? 'page' : null }, text);
+  const items = state.me
+    ? [link('#/dashboard', 'Dashboard'), link('#/profile', 'Profile'), h('button', { type: 'button', onclick: signOut }, 'Sign out')]
+    : [link('#/', 'Home'), link('#/login', 'Sign in'), link('#/register', 'Register')];
+  mount(nav, items);
+}
+
+async function signOut() {
+  try {
+    await api.logout();
+  } catch {
+    // The session may already be gone; the user is signed out either way.
+  }
+  state.me = null;
+  toast('You are signed out.');
+  navigate('#/');
+}
+
+function errorText(error) {
+  if (error instanceof ApiError) return error.message;
+  return 'The server could not be reached. Check your connection and try again.';
+}
+
+function field(id, text, input, hint) {
+  return h('div', { class: 'field' }, h('label', { for: id }, text), input, hint ? h('p', { class: 'muted', id: `${id}-hint` }, hint) : null);
+}
+
+function formError() {
+  return h('p', { class: 'error-text', role: 'alert', hidden: true });
+}
+
+function showError(el, text) {
+  el.textContent = text;
+  el.hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Screens
+
+const MODULE_TEXT = {
+  academic_writing: 'Task 1 describes a chart or diagram, Task 2 is an essay. Timed, with a live word count.',
+  general_writing: 'Task 1 is a letter, Task 2 is an essay. Timed, with a live word count.',
+  academic_speaking: 'A live conversation with Maya, our British examiner: interview, cue card and discussion.',
+  general_speaking: 'The same three-part speaking test, for General Training candidates.',
+};
+
+function home() {
+  return [
+    h('section', { class: 'hero' },
+      h('h1', {}, 'Mock IELTS Writing and Speaking, marked in minutes'),
+      h('p', {}, 'Take a full, timed practice test and get a band for every official criterion, feedback you can act on and notes on your own words.'),
+      h('div', { class: 'actions' },
+        state.me ? h('a', { class: 'button', href: '#/dashboard' }, 'Go to your dashboard')
+          : [h('a', { class: 'button', href: '#/register' }, 'Create a free account'), h('a', { class: 'button secondary', href: '#/login' }, 'Sign in')])),
+    h('h2', {}, 'Four assessments to choose from'),
+    h('div', { class: 'grid grid-4' }, MODULES.map((module) =>
+      h('article', { class: 'card module-card' },
+        h('h3', {}, label(module)),
+        h('p', {}, MODULE_TEXT[module]),
+        h('p', {}, h('span', { class: 'price' }, 'USD 36'), ' for a pack of 4 assessments')))),
+    h('h2', {}, 'How it works'),
+    h('ol', { class: 'steps card' },
+      h('li', {}, 'Create an account and buy a pack of four assessments in the app (the same account works on the website).'),
+      h('li', {}, 'Take the test: write both tasks against the clock, or talk with Maya for 11 to 14 minutes.'),
+      h('li', {}, 'Read your bands per criterion, the feedback and the notes on your own text or transcript; track your progress over time.')),
+  ];
+}
+
+function registerScreen() {
+  const error = formError();
+  const form = h('form', { class: 'card narrow', novalidate: true },
+    h('h1', {}, 'Create your account'),
+    field('reg-email', 'Email', h('input', { id: 'reg-email', type: 'email', autocomplete: 'email', required: true })),
+    field('reg-password', 'Password', h('input', { id: 'reg-password', type: 'password', autocomplete: 'new-password', minlength: 8, required: true, 'aria-describedby': 'reg-password-hint' }), 'At least 8 characters.'),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'reg-terms', required: true }), h('span', {}, 'I accept the ', h('a', { href: '#/terms' }, 'terms of use'), ' and the ', h('a', { href: '#/privacy' }, 'privacy notice'), '.')),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'reg-age', required: true }), h('span', {}, 'I am 16 or older.')),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'reg-marketing' }), h('span', {}, 'Send me study tips and offers by email (optional; you can stop them at any time).')),
+    error,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create account')),
+    h('p', { class: 'muted' }, 'Already registered? ', h('a', { href: '#/login' }, 'Sign in')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const email = form.querySelector('#reg-email').value.trim();
+    const password = form.querySelector('#reg-password').value;
+    const terms = form.querySelector('#reg-terms').checked;
+    const age = form.querySelector('#reg-age').checked;
+    if (!email.includes('@')) return showError(error, 'Enter your email address.');
+    if (password.length < 8) return showError(error, 'Choose a password of at least 8 characters.');
+    if (!terms || !age) return showError(error, 'To register you must accept the terms and be 16 or older.');
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      await api.post('/api/auth/register', {
+        email,
+        password,
+        consent: { terms, age_16_plus: age, marketing: form.querySelector('#reg-marketing').checked },
+      });
+      await api.login(email, password);
+      await loadMe();
+      toast('Welcome! Your account is ready.', 'success');
+      navigate('#/dashboard');
+    } catch (e) {
+      showError(error, e instanceof ApiError && e.code === 'email_taken' ? 'An account with this email already exists. Sign in instead.' : errorText(e));
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function loginScreen() {
+  const error = formError();
+  const form = h('form', { class: 'card narrow', novalidate: true },
+    h('h1', {}, 'Sign in'),
+    field('login-email', 'Email', h('input', { id: 'login-email', type: 'email', autocomplete: 'username', required: true })),
+    field('login-password', 'Password', h('input', { id: 'login-password', type: 'password', autocomplete: 'current-password', required: true })),
+    error,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Sign in')),
+    h('p', { class: 'muted' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      await api.login(form.querySelector('#login-email').value.trim(), form.querySelector('#login-password').value);
+      await loadMe();
+      navigate('#/dashboard');
+    } catch (e) {
+      showError(error, e instanceof ApiError && e.status === 401 ? 'That email and password do not match an account.' : errorText(e));
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+const isWriting = (module) => module.endsWith('_writing');
+
+function statusBadge(status) {
+  const text = { in_progress: 'In progress', scoring: 'Scoring', scored: 'Scored', failed: 'Failed' }[status] || status;
+  return h('span', { class: `badge ${status}` }, text);
+}
+
+function assessmentHref(item) {
+  const kind = isWriting(item.module) ? 'writing' : 'speaking';
+  return item.status === 'in_progress' ? `#/${kind}/${item.id}` : `#/result/${item.id}`;
+}
+
+async function startAssessment(module) {
+  try {
+    const { assessment } = await api.post('/api/assessments', { module });
+    navigate(`#/${isWriting(module) ? 'writing' : 'speaking'}/${assessment.id}`);
+  } catch (e) {
+    toast(e instanceof ApiError && e.code === 'no_credits' ? `You have no ${label(module)} assessments left. Buy a pack first.` : errorText(e), 'error');
+  }
+}
+
+/** Buy one pack: the store plugin in the app; on the website, the local test store when the server has one. */
+async function buyPack(module, onDone) {
+  if (isNativeApp && state.purchases) {
+    await state.purchases.buy(module);
+    return;
+  }
+  const productId = productIdOf(module);
+  let transaction;
+  try {
+    ({ transaction } = await api.post('/api/dev/test-store/transactions', {
+      product_id: productId,
+      platform: 'apple',
+      app_account_token: state.me.user.app_account_token,
+    }));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      toast('Packs are sold in the IELTS GenAI Prep app for iPhone and Android. Credits bought there appear here.', 'info');
+    } else {
+      toast(errorText(e), 'error');
+    }
+    return;
+  }
+  // The same body cordova-plugin-purchase posts, verified by the same server path as a real purchase.
+  const result = await api.post('/api/purchases/verify', {
+    id: productId,
+    type: 'application',
+    transaction,
+    additionalData: { applicationUsername: state.me.user.app_account_token },
+  }, { idempotent: true });
+  if (result && result.ok) {
+    toast(`4 ${label(module)} assessments added to your account.`, 'success');
+    onDone();
+  } else {
+    toast(`The purchase could not be confirmed: ${result?.message || 'unknown reason'}`, 'error');
+  }
+}
+
+async function dashboard(view) {
+  const me = await loadMe();
+  if (!me) return navigate('#/login');
+  const { assessments } = await api.get('/api/assessments');
+  const rerender = () => route();
+  const details = await Promise.all(
+    assessments.filter((a) => a.status === 'scored').slice(0, 20).map((a) => api.get(`/api/assessments/${a.id}`).then((r) => r.assessment)),
+  );
+  mount(view,
+    h('h1', {}, 'Your dashboard'),
+    h('p', { class: 'muted' }, `Signed in as ${me.user.email}`),
+    h('h2', {}, 'Your assessments'),
+    h('div', { class: 'grid grid-4' }, MODULES.map((module) => {
+      const credits = me.credits[module] ?? 0;
+      return h('article', { class: 'card module-card', 'aria-labelledby': `mod-${module}` },
+        h('h3', { id: `mod-${module}` }, label(module)),
+        h('p', {}, h('span', { class: 'credits', 'data-module': module }, String(credits)), ' left'),
+        h('div', { class: 'actions' },
+          h('button', { type: 'button', disabled: credits < 1, onclick: () => startAssessment(module), 'aria-label': `Start ${label(module)}` }, 'Start'),
+          h('button', { type: 'button', class: 'secondary', onclick: () => buyPack(module, rerender), 'aria-label': `Buy a ${label(module)} pack for USD 36` }, 'Buy 4 · USD 36')));
+    })),
+    h('h2', {}, 'Your progress'),
+    progressChart(details),
+    h('h2', {}, 'History'),
+    assessments.length
+      ? h('ul', { class: 'history card' }, assessments.map((a) =>
+        h('li', {},
+          h('span', {}, h('a', { href: assessmentHref(a) }, label(a.module)), ' ', h('span', { class: 'muted' }, new Date(a.created_at).toLocaleString())),
+          h('span', {}, a.result?.overall_band !== undefined ? h('strong', {}, `Band ${a.result.overall_band} `) : null, statusBadge(a.status)))))
+      : h('p', { class: 'card' }, 'No assessments yet. Start one above when you have credits.'));
+}
+
+async function profile(view) {
+  const me = await loadMe();
+  if (!me) return navigate('#/login');
+  const error = formError();
+  const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Download my data (JSON)');
+  exportButton.addEventListener('click', async () => {
+    try {
+      const data = await api.get('/api/me/export');
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: 'ieltsprep-export.json' });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      toast('Your data export is downloading.', 'success');
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+  });
+  const form = h('form', { class: 'card', novalidate: true },
+    h('h2', {}, 'Delete my account'),
+    h('p', {}, 'This deletes your account, your assessments, transcripts and results. Unused credits are lost. It cannot be undone.'),
+    field('del-password', 'Your password', h('input', { id: 'del-password', type: 'password', autocomplete: 'current-password', required: true })),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'del-confirm' }), h('span', {}, 'I understand that my data will be deleted for good.')),
+    error,
+    h('button', { type: 'submit', class: 'danger' }, 'Delete my account'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!form.querySelector('#del-confirm').checked) return showError(error, 'Tick the box to confirm.');
+    try {
+      await api.del('/api/me', { password: form.querySelector('#del-password').value }, { idempotent: false });
+      api.tokens.clear();
+      state.me = null;
+      toast('Your account and data were deleted.', 'success');
+      navigate('#/');
+    } catch (e) {
+      showError(error, e instanceof ApiError && e.status === 401 ? 'That password is not right.' : errorText(e));
+    }
+  });
+  mount(view,
+    h('h1', {}, 'Your profile'),
+    h('section', { class: 'card' },
+      h('p', {}, h('strong', {}, 'Email: '), me.user.email),
+      h('p', {}, h('strong', {}, 'Member since: '), new Date(me.user.created_at).toLocaleDateString()),
+      h('p', {}, h('strong', {}, 'Marketing emails: '), me.user.consents?.marketing?.accepted ? 'yes' : 'no')),
+    h('section', { class: 'card' },
+      h('h2', {}, 'Export my data'),
+      h('p', {}, 'Everything we store about you (profile, consents, purchases, assessments, transcripts and results) as one JSON file.'),
+      exportButton),
+    form);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Router
+
+const ROUTES = [
+  [/^#?\/?$/, () => home()],
+  [/^#\/register$/, () => registerScreen()],
+  [/^#\/login$/, () => loginScreen()],
+  [/^#\/dashboard$/, (view) => dashboard(view)],
+  [/^#\/profile$/, (view) => profile(view)],
+  [/^#\/(privacy|terms)$/, (view, m) => legalScreen(m[1])],
+  [/^#\/writing\/([\w-]+)$/, (view, m) => writingExam(view, m[1], context)],
+  [/^#\/speaking\/([\w-]+)$/, (view, m) => speakingExam(view, m[1], context)],
+  [/^#\/result\/([\w-]+)$/, (view, m) => resultScreen(view, m[1])],
+];
+
+async function resultScreen(view, id) {
+  const { assessment } = await api.get(`/api/assessments/${id}`);
+  return isWriting(assessment.module) ? writingResult(view, assessment, context) : speakingResult(view, assessment, context);
+}
+
+const context = { api, toast, navigate, errorText, label, state, isNativeApp };
+let cleanup = null;
+let routeToken = 0;
+
+async function route() {
+  const hash = location.hash || '#/';
+  const token = (routeToken += 1);
+  if (cleanup) {
+    const fn = cleanup;
+    cleanup = null;
+    try {
+      await fn();
+    } catch {
+      // A screen that failed to clean up must not block the next one.
+    }
+  }
+  context.onLeave = (fn) => (cleanup = fn);
+  renderNav(hash);
+  const view = h('div', { class: 'view' });
+  mount(main, h('p', { class: 'muted' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Loading...'));
+  const match = ROUTES.map(([pattern, screen]) => [hash.match(pattern), screen]).find(([m]) => m);
+  try {
+    const result = match ? await match[1](view, match[0]) : h('p', {}, 'Page not found. ', h('a', { href: '#/' }, 'Go home'));
+    if (token !== routeToken) return;
+    if (result !== undefined && result !== view) mount(view, result);
+    mount(main, view);
+    renderNav(hash);
+    const heading = main.querySelector('h1');
+    if (heading) document.title = `${heading.textContent} · IELTS GenAI Prep`;
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  } catch (error) {
+    if (token !== routeToken) return;
+    if (error instanceof ApiError && error.status === 401) {
+      state.me = null;
+      return navigate('#/login');
+    }
+    mount(main, h('div', { class: 'card', role: 'alert' }, h('h1', {}, 'Something went wrong'), h('p', {}, errorText(error)), h('a', { href: '#/dashboard' }, 'Back to the dashboard')));
+  }
+}
+
+async function start() {
+  if (isNativeApp) {
+    // The app measures the regions once per launch and stays with the fastest that answers.
+    api.measureLatencies().catch(() => {});
+  }
+  try {
+    await loadMe();
+  } catch {
+    state.me = null;
+  }
+  if (isNativeApp && state.me && globalThis.CdvPurchase) {
+    state.purchases = setUpPurchases({
+      CdvPurchase: globalThis.CdvPurchase,
+      apiBaseUrl: api.baseUrl,
+      token: () => api.token,
+      appAccountToken: state.me.user.app_account_token,
+      toast,
+      onCredited: () => route(),
+    });
+  }
+  window.addEventListener('hashchange', route);
+  await route();
+}
+
+start();
