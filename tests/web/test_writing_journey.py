@@ -1,0 +1,139 @@
+"""Done means (issue 6): in a real browser, a new user registers, buys a writing pack in the test store, takes a
+writing assessment by typing both tasks, reads the scored result, and can export and delete their account."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from browser_helpers import buy_pack, register, screenshot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from ieltsprep.edges.gateway.server import BackgroundServer
+
+TASK1 = (
+    "The two maps compare the centre of the town in 1995 with the same area today. Overall, the centre has become "
+    "far more residential and pedestrian friendly, while several industrial and transport features have been removed "
+    "or replaced.\n\n"
+    "In 1995 the main street carried traffic through the middle of the town, and a large factory stood in the south "
+    "next to the market square. A car park and a cinema occupied the northern side, close to the railway station. "
+    "Today the main street is for pedestrians only, and the factory has been demolished to make room for a block of "
+    "apartments and a small park. The market square is still there, although it now includes a cafe.\n\n"
+    "In the north, the cinema has been converted into a library and the car park has been replaced by a bus station, "
+    "which suggests that the town now encourages public transport. The railway station remains in the same place. "
+    "In summary, the town centre has changed from a busy commercial area into a quieter place to live and relax, "
+    "with more public services and green space than before."
+)
+
+TASK2 = (
+    "Many people believe that the government should spend more money on public transport, while others think that "
+    "building new roads is a better way to reduce traffic. In my opinion, investing in buses and trains brings far "
+    "greater benefits for most citizens, although some new roads are still necessary.\n\n"
+    "The main argument for public transport is that it moves many people in a small amount of space. A single train "
+    "can carry hundreds of passengers who would otherwise drive their own cars, so congestion and air pollution both "
+    "fall. For example, cities such as Vienna and Singapore have reliable and affordable networks, and as a result "
+    "fewer residents feel that they need a car at all. Cheaper fares also help students, older people and families "
+    "on low incomes, who cannot always afford to run a vehicle.\n\n"
+    "On the other hand, supporters of road building point out that buses also need good roads and that goods are "
+    "mostly delivered by lorries. In rural areas, where trains are rare, a new road can connect isolated villages to "
+    "hospitals and schools. These are fair points, and I accept that some investment in roads will always be needed, "
+    "especially for safety and for the economy of the countryside.\n\n"
+    "However, experience shows that new roads in cities quickly fill with additional traffic, so the benefit does not "
+    "last. Money spent on public transport, by contrast, changes how people travel for many years and makes cities "
+    "healthier and quieter places to live.\n\n"
+    "In conclusion, although roads remain important in some places, I believe that governments should give priority "
+    "to public transport because it reduces congestion, protects the environment and helps people"
+)
+TASK2_TYPED_ENDING = " on every income level."
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_new_user_registers_buys_a_pack_writes_both_tasks_and_reads_the_result(
+    page: Page, web: BackgroundServer
+) -> None:
+    page.goto("/")
+    page.get_by_role("heading", name="Four assessments to choose from").wait_for()
+    assert page.get_by_text("USD 36").count() == 4
+    screenshot(page, "01-home")
+
+    page.goto("/#/register")
+    page.get_by_role("heading", name="Create your account").wait_for()
+    screenshot(page, "02-register")
+    register(page, "writer@example.com", "correct horse battery")
+    assert page.locator(".credits[data-module=academic_writing]").inner_text() == "0"
+    assert page.get_by_role("button", name="Start Academic Writing").is_disabled()
+
+    buy_pack(page, "Academic Writing", "academic_writing")
+    screenshot(page, "03-dashboard")
+
+    page.get_by_role("button", name="Start Academic Writing").click()
+    task1 = page.get_by_label("Your answer to Task 1")
+    task1.wait_for()
+    assert page.locator(".task-chart svg").count() == 1, "the Academic chart is drawn"
+    assert page.get_by_text("20:00 left").or_(page.get_by_text("19:59 left")).count() == 1
+    task1.fill(TASK1)
+    page.get_by_text("words").first.wait_for()
+    assert page.locator("#count-1").inner_text().endswith("/ 150 words")
+    page.locator("[data-save-status='1']").filter(has_text="Saved at").wait_for(timeout=10_000)
+    screenshot(page, "04-writing-task1")
+
+    page.get_by_role("tab", name="Task 2").click()
+    task2 = page.get_by_label("Your answer to Task 2")
+    task2.fill(TASK2)
+    task2.press("End")
+    task2.press_sequentially(TASK2_TYPED_ENDING)
+    page.locator("[data-save-status='2']").filter(has_text="Saved at").wait_for(timeout=10_000)
+
+    # The draft really is on the server: a reload shows it again.
+    page.reload()
+    page.get_by_role("tab", name="Task 2").click()
+    assert page.get_by_label("Your answer to Task 2").input_value().endswith(TASK2_TYPED_ENDING)
+
+    page.get_by_role("button", name="Submit both tasks for scoring").click()
+    band = page.get_by_test_id("overall-band")
+    band.wait_for(timeout=60_000)
+    overall = float(band.inner_text())
+    assert 0 <= overall <= 9 and (overall * 2).is_integer()
+    assert page.get_by_role("heading", name="Task 1: band").count() == 1
+    assert page.get_by_text("Coherence and cohesion").count() == 2
+    assert page.locator(".essay").first.inner_text().startswith("The two maps compare")
+    screenshot(page, "05-writing-result")
+
+    page.goto("/#/dashboard")
+    page.get_by_role("heading", name="Your progress").wait_for()
+    assert page.locator(".chart-wrap svg polyline, .chart-wrap svg circle").count() >= 4
+    assert page.locator(".credits[data-module=academic_writing]").inner_text() == "3"
+    assert page.locator(".history li").count() == 1
+
+    page.goto("/#/profile")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download my data (JSON)").click()
+    exported = json.loads(download_info.value.path().read_text())
+    assert "writer@example.com" in json.dumps(exported)
+    screenshot(page, "06-profile")
+
+    page.get_by_label("Your password").fill("correct horse battery")
+    page.get_by_label("I understand that my data will be deleted for good.").check()
+    page.get_by_role("button", name="Delete my account").click()
+    page.get_by_role("heading", name="Four assessments to choose from").wait_for()
+    assert web.container.accounts.find_by_email("writer@example.com") is None
+
+
+@pytest.mark.browser
+def test_register_form_refuses_without_consent_and_login_reports_bad_credentials(page: Page) -> None:
+    page.goto("/#/register")
+    page.get_by_label("Email", exact=True).fill("someone@example.com")
+    page.get_by_label("Password", exact=True).fill("correct horse battery")
+    page.get_by_role("button", name="Create account").click()
+    assert "accept the terms" in page.get_by_role("alert").inner_text()
+
+    page.goto("/#/login")
+    page.get_by_label("Email", exact=True).fill("nobody@example.com")
+    page.get_by_label("Password", exact=True).fill("wrong password here")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("That email and password do not match an account.").wait_for()
+    screenshot(page, "00-login-error")
