@@ -43,6 +43,7 @@ def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
     asr = {
         "startMs": 0,
         "endMs": 900,
+        "avgLogprob": -0.1,
         "words": [{"word": w, "startMs": 0, "endMs": 100, "probability": 0.9} for w in text.split()],
     }
     fields = json.dumps({"generationStage": "FINAL", "asr": asr})

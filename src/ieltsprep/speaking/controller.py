@@ -17,22 +17,29 @@ minutes), a rounding-off question; Part 3, four to five minutes of discussion li
 from __future__ import annotations
 
 import base64
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from ieltsprep.speaking.clock import AudioClock
-from ieltsprep.speaking.protocol import INTERRUPTED_TEXT, event_body, event_name
+from ieltsprep.speaking.protocol import (
+    AsrDetails,
+    AssistantAudio,
+    AssistantAudioEnd,
+    Failed,
+    Interrupted,
+    OutputTracker,
+    TurnEvent,
+    UserTranscript,
+)
 from ieltsprep.speaking.script import EXAMINER_NAME
 from ieltsprep.speaking.sessions import Turn
 
 Phase = Literal["intro", "question", "prep", "talk", "discussion", "closing"]
 Stage = Literal["intro_name", "intro_origin", "part1", "part2_card", "prep", "talk", "rounding", "part3", "closing"]
 
-OUTPUT_SAMPLE_RATE = 24_000
 # One WebSocket message carries at most 32 KB: 22,800 raw bytes are 30,400 base64 characters plus the envelope.
 AUDIO_CHUNK_BYTES = 22_800
 # Official timings in seconds (multiplied by the time scale).
@@ -167,17 +174,6 @@ Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
 
 
 @dataclass
-class _Block:
-    """An engine output content block being received."""
-
-    type: str
-    role: str
-    stage: str
-    extra: dict[str, Any]
-    text: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Controller:
     """Runs one speaking test for one assessment (see the module docstring)."""
 
@@ -208,8 +204,7 @@ class Controller:
         self.started = False
         self._noise_floor = 100.0
         self._next_state_at = 0.0
-        self._blocks: dict[str, _Block] = {}
-        self._interrupted_block: str | None = None
+        self._tracker = OutputTracker()
         self._line_has_audio = False
         self._sentences_pending = 0  # sentences sent to the engine whose audio has not been produced yet
         self._last_audio_at = 0.0
@@ -301,26 +296,10 @@ class Controller:
 
     def on_engine_event(self, event: dict[str, Any]) -> list[Action]:
         """One Nova Sonic output event from the speech engine."""
-        name = event_name(event)
-        body = event_body(event)
-        if name == "contentStart":
-            extra = _model_fields(body.get("additionalModelFields"))
-            self._blocks[str(body.get("contentId", ""))] = _Block(
-                type=str(body.get("type", "")),
-                role=str(body.get("role", "")),
-                stage=str(extra.get("generationStage", "FINAL")),
-                extra=extra,
-            )
-            return []
-        if name == "textOutput":
-            return self._on_text(body)
-        if name == "audioOutput":
-            return self._on_examiner_audio(str(body.get("content", "")))
-        if name == "contentEnd":
-            return self._on_content_end(body)
-        if name == "error":
-            return self._on_error(body)
-        return []  # completionStart/End, usageEvent, toolUse: nothing for the test flow
+        actions: list[Action] = []
+        for turn_event in self._tracker.feed(event):
+            actions += self._on_turn_event(turn_event)
+        return actions
 
     # --- persistence ---------------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -361,62 +340,43 @@ class Controller:
         return controller
 
     # --- engine events -------------------------------------------------------------------------------------------
-    def _on_text(self, body: dict[str, Any] | Any) -> list[Action]:
-        content = str(body.get("content", ""))
-        block = self._blocks.get(str(body.get("contentId", "")))
-        if content.strip() == INTERRUPTED_TEXT:
-            return self._interrupted(str(body.get("contentId", "")))
-        if block is None:
-            return []
-        block.text.append(content)
-        if block.role == "USER" and block.stage != "FINAL" and content.strip():
-            return [ToClient({"type": "transcript", "role": "candidate", "text": content.strip(), "final": False})]
-        return []
-
-    def _on_content_end(self, body: dict[str, Any] | Any) -> list[Action]:
-        content_id = str(body.get("contentId", ""))
-        block = self._blocks.pop(content_id, None)
-        actions: list[Action] = []
-        if body.get("stopReason") == "INTERRUPTED":
-            actions += self._interrupted(content_id)
-        if block and block.type == "AUDIO" and block.role == "ASSISTANT":
+    def _on_turn_event(self, event: TurnEvent) -> list[Action]:
+        if isinstance(event, UserTranscript):
+            if event.stage == "FINAL":
+                return self._on_candidate_final(event.text, event.asr)
+            return [ToClient({"type": "transcript", "role": "candidate", "text": event.text, "final": False})]
+        if isinstance(event, AssistantAudio):
+            return self._on_examiner_audio(event.pcm, event.sample_rate)
+        if isinstance(event, AssistantAudioEnd):
             self._sentences_pending = max(0, self._sentences_pending - 1)
-            if self._sentences_pending == 0:
-                actions += self._line_complete()
-        if block and block.type == "TEXT" and block.role == "USER" and block.stage == "FINAL":
-            text = " ".join(" ".join(block.text).split())
-            if text:
-                actions += self._on_candidate_final(text, block.extra.get("asr") or {})
-        return actions
+            return self._line_complete() if self._sentences_pending == 0 else []
+        if isinstance(event, Interrupted):
+            self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
+            self._sentences_pending = 0  # the engine drops what it had not yet said
+            return [ToClient({"type": "interrupted"}), *self._line_complete()]
+        if isinstance(event, Failed):
+            return self._on_error(event.code, event.message)
+        return []  # our own lines' text, usage, tool calls, completion ends: nothing for the test flow
 
-    def _interrupted(self, content_id: str) -> list[Action]:
-        if self._interrupted_block == content_id:
-            return []  # Nova Sonic signals one barge-in twice: the notice text and the INTERRUPTED contentEnd
-        self._interrupted_block = content_id
-        self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
-        self._sentences_pending = 0  # the engine drops what it had not yet said
-        return [ToClient({"type": "interrupted"}), *self._line_complete()]
-
-    def _on_error(self, body: dict[str, Any] | Any) -> list[Action]:
-        code = str(body.get("code", "engine_error"))
-        message = str(body.get("message", "the speech engine failed"))
-        actions: list[Action] = [ToClient({"type": "error", "code": "speech_engine_error", "message": message})]
+    def _on_error(self, code: str, message: str) -> list[Action]:
+        actions: list[Action] = [
+            ToClient({"type": "error", "code": "speech_engine_error", "message": message or "the speech engine failed"})
+        ]
         if not self.finished:
             self.finished = True
             actions += [SaveState(self.snapshot()), Finish(f"error:{code}")]
         return actions
 
-    def _on_examiner_audio(self, data: str) -> list[Action]:
+    def _on_examiner_audio(self, pcm: bytes, sample_rate: int) -> list[Action]:
         if self.finished and self.stage != "closing":
             return []
-        pcm = base64.b64decode(data)
         now = self.clock.now
         self._last_audio_at = now
         # The client plays Maya's audio in real time: she is speaking until the line's audio has played out.
         if not self._line_has_audio:
             self._line_has_audio = True
             self.line_ends_at = now
-        self.line_ends_at = max(self.line_ends_at, now) + len(pcm) / (2 * OUTPUT_SAMPLE_RATE)
+        self.line_ends_at = max(self.line_ends_at, now) + len(pcm) / (2 * sample_rate)
         if self._anchor_phase:
             self.phase_started_at = self.line_ends_at
         actions: list[Action] = []
@@ -429,19 +389,21 @@ class Controller:
         return actions
 
     # --- candidate turns -----------------------------------------------------------------------------------------
-    def _on_candidate_final(self, text: str, asr: dict[str, Any]) -> list[Action]:
+    def _on_candidate_final(self, text: str, asr: AsrDetails | None) -> list[Action]:
         now_ms = int(self.clock.now * 1000)
+        # Recogniser times count from the engine session's start; a resumed test started earlier.
+        offset = int(self.clock.offset_seconds * 1000)
         words = tuple(
             {
-                "word": str(w.get("word", "")).strip(),
-                "start_ms": int(w.get("startMs", 0)),
-                "end_ms": int(w.get("endMs", 0)),
-                "probability": float(w.get("probability", 0.0)),
+                "word": w.word.strip(),
+                "start_ms": w.start_ms + offset,
+                "end_ms": w.end_ms + offset,
+                "probability": round(w.probability, 4),
             }
-            for w in asr.get("words", [])
+            for w in (asr.words if asr else ())
         )
-        start_ms = int(asr.get("startMs", words[0]["start_ms"] if words else now_ms))
-        end_ms = int(asr.get("endMs", words[-1]["end_ms"] if words else now_ms))
+        start_ms = asr.start_ms + offset if asr else now_ms
+        end_ms = asr.end_ms + offset if asr else now_ms
         confidence = _confidence(asr, words)
         turn = Turn("candidate", self.part, text, start_ms, end_ms, words, confidence)
         actions: list[Action] = [
@@ -599,7 +561,6 @@ class Controller:
         self._last_audio_at = now
         self._anchor_phase = False
         self.heard_since_line = False
-        self._interrupted_block = None
         actions: list[Action] = [Say(sentence) for sentence in sentences(text)]
         self._sentences_pending += len(actions)
         self._line_text = text
@@ -697,22 +658,9 @@ class Controller:
         return True
 
 
-def _model_fields(raw: Any) -> dict[str, Any]:
-    """``additionalModelFields`` is a JSON string on the wire; tolerate a dict or nothing."""
-    if isinstance(raw, dict):
-        return raw
-    if isinstance(raw, str) and raw:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
-
-
-def _confidence(asr: dict[str, Any], words: tuple[dict[str, Any], ...]) -> float | None:
+def _confidence(asr: AsrDetails | None, words: tuple[dict[str, Any], ...]) -> float | None:
     if words:
         return round(sum(w["probability"] for w in words) / len(words), 4)
-    if "avgLogprob" in asr:
-        return round(float(np.exp(float(asr["avgLogprob"]))), 4)
+    if asr is not None:
+        return round(float(np.exp(asr.avg_logprob)), 4)
     return None
