@@ -44,10 +44,11 @@ PRUNED_SUFFIXES = (".pyc", ".pyi", ".c", ".h", ".pxd", ".pyx")
 PRUNED_DIRS = ("__pycache__", "tests", "test", "testing")
 
 
-def _install(function: str, target: Path) -> None:
+def _install(function: str, target: Path, *, native: bool = False) -> None:
     requirements = ROOT / "deploy" / "requirements" / f"{function}.txt"
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(target)]
-    subprocess.run([*command, *PLATFORM_ARGS, "-r", str(requirements)], check=True, cwd=requirements.parent)
+    platform = () if native else PLATFORM_ARGS
+    subprocess.run([*command, *platform, "-r", str(requirements)], check=True, cwd=requirements.parent)
 
 
 def _prune(target: Path) -> None:
@@ -91,14 +92,19 @@ def _zip(directory: Path, archive: Path) -> None:
             zipped.writestr(info, path.read_bytes())
 
 
+def stage(function: str, directory: Path, *, native: bool = False) -> None:
+    """Lay out what ``function``'s package holds in ``directory`` (for this machine's Python when ``native``)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    _install(function, directory, native=native)
+    _prune(directory)
+    _copy_code(directory)
+
+
 def build(function: str, out_dir: Path) -> Path:
     """Build ``<out_dir>/<function>.zip`` and return its path."""
     staging = out_dir / function
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    _install(function, staging)
-    _prune(staging)
-    _copy_code(staging)
+    stage(function, staging)
     archive = out_dir / f"{function}.zip"
     _zip(staging, archive)
     return archive
