@@ -209,10 +209,16 @@ export function annotatedText(text, annotations) {
   return h('div', { class: 'essay' }, parts);
 }
 
+// Criteria in the official order (the order of `names`), whatever order the result object has.
+const rank = (names, key) => {
+  const index = Object.keys(names).indexOf(key);
+  return index < 0 ? Number.MAX_SAFE_INTEGER : index;
+};
+
 function criteriaTable(criteria, names) {
   return h('table', { class: 'criteria' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Band'), h('th', { scope: 'col' }, 'Criterion and feedback'))),
-    h('tbody', {}, Object.entries(criteria).map(([key, value]) =>
+    h('tbody', {}, Object.entries(criteria).sort(([a], [b]) => rank(names, a) - rank(names, b)).map(([key, value]) =>
       h('tr', {}, h('td', { class: 'num' }, String(value.band)), h('td', {}, h('strong', {}, names[key] || key), h('br'), value.feedback)))));
 }
 
