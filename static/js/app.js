@@ -41,6 +41,17 @@ async function loadMe() {
     if (error instanceof ApiError && error.status === 401) state.me = null;
     else throw error;
   }
+  if (isNativeApp && state.me && !state.purchases && globalThis.CdvPurchase) {
+    // The store is wired once, after the first sign-in; the account token is read at each purchase.
+    state.purchases = setUpPurchases({
+      CdvPurchase: globalThis.CdvPurchase,
+      apiBaseUrl: () => api.baseUrl,
+      token: () => api.token,
+      appAccountToken: () => state.me?.user.app_account_token,
+      toast,
+      onCredited: () => route(),
+    });
+  }
   return state.me;
 }
 
@@ -392,16 +403,6 @@ async function start() {
     await loadMe();
   } catch {
     state.me = null;
-  }
-  if (isNativeApp && state.me && globalThis.CdvPurchase) {
-    state.purchases = setUpPurchases({
-      CdvPurchase: globalThis.CdvPurchase,
-      apiBaseUrl: api.baseUrl,
-      token: () => api.token,
-      appAccountToken: state.me.user.app_account_token,
-      toast,
-      onCredited: () => route(),
-    });
   }
   window.addEventListener('hashchange', route);
   await route();

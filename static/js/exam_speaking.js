@@ -171,6 +171,7 @@ export async function speakingExam(view, id, app) {
     session.connect();
     startButton.hidden = true;
     checkButton.hidden = true;
+    for (const el of intro) el.hidden = true;
     stopButton.hidden = false;
     stopButton.focus();
   });
@@ -185,15 +186,16 @@ export async function speakingExam(view, id, app) {
 
   app.onLeave(finish);
 
+  // Shown before the test starts only: the phone screen then belongs to the transcript.
+  const intro = [
+    h('p', {}, 'Maya, a British examiner, will talk with you for 11 to 14 minutes in three parts: an interview, a long turn on a cue card (with one minute to prepare), and a discussion. Speak naturally; Maya waits for you to finish.'),
+    h('div', { class: 'meter', role: 'img', 'aria-label': 'Microphone level' }, meter),
+    verdict,
+  ];
   mount(view,
     h('h1', {}, app.label(assessment.module)),
-    h('section', { class: 'card' },
-      h('p', {}, 'Maya, a British examiner, will talk with you for 11 to 14 minutes in three parts: an interview, a long turn on a cue card (with one minute to prepare), and a discussion. Speak naturally; Maya waits for you to finish.'),
-      h('div', { class: 'meter', role: 'img', 'aria-label': 'Microphone level' }, meter),
-      verdict,
-      h('div', { class: 'actions' }, checkButton, startButton, stopButton)),
-    h('div', { class: 'exam-bar' }, partLabel, countdown),
-    connection,
+    h('section', { class: 'card' }, intro, h('div', { class: 'actions' }, checkButton, startButton, stopButton)),
+    h('div', { class: 'live-bar' }, h('div', { class: 'exam-bar' }, partLabel, countdown), connection),
     cueCard,
     h('section', { class: 'card' }, h('h2', {}, 'Live transcript'), transcript));
   return view;

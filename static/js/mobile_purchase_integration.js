@@ -25,9 +25,9 @@ export function refusalMessage(payload) {
  * Wire the store. Returns {ready, buy(module), refresh()}.
  * @param {object} options
  * @param {object} options.CdvPurchase the plugin namespace (window.CdvPurchase in the app)
- * @param {string} options.apiBaseUrl base URL of the API (the current region)
+ * @param {string|(() => string)} options.apiBaseUrl base URL of the API (read per verification: the region may change)
  * @param {() => string|null} options.token the bearer token of the signed-in account
- * @param {string} options.appAccountToken the account's app_account_token (from GET /api/me)
+ * @param {string|(() => string)} options.appAccountToken the account's app_account_token (from GET /api/me)
  * @param {(text: string, kind: 'info'|'success'|'error') => void} options.toast
  * @param {(data: object) => void} [options.onCredited] called after the server credited a pack
  * @param {string[]} [options.platforms] platform ids to initialise (default: both stores)
@@ -54,7 +54,7 @@ export function setUpPurchases({
     ),
   );
   // The server binds each purchase to this account; the 'uuid' obfuscator sends the same UUID form to both stores.
-  store.applicationUsername = () => appAccountToken;
+  store.applicationUsername = () => (typeof appAccountToken === 'function' ? appAccountToken() : appAccountToken);
   store.obfuscator = 'uuid';
   // A function so a token refreshed after login is used for every verification, not the one seen at start-up.
   Object.defineProperty(store, 'validator', {
@@ -63,7 +63,7 @@ export function setUpPurchases({
     get: () => {
       const current = token();
       return {
-        url: `${apiBaseUrl}/api/purchases/verify`,
+        url: `${typeof apiBaseUrl === 'function' ? apiBaseUrl() : apiBaseUrl}/api/purchases/verify`,
         headers: current ? { Authorization: `Bearer ${current}` } : {},
         timeout: timeoutMs,
       };

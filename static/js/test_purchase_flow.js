@@ -203,10 +203,10 @@ test('a validator that cannot be reached leaves the purchase for a retry and say
   assert.match(toasts.at(-1).text, /will be retried/);
 });
 
-test('the token is read at verification time: a login after start-up is used', async () => {
+test('the token and the API base are read at verification time: a login after start-up is used', async () => {
   let current = null;
   const plugin = fakePlugin();
-  const { purchases } = setUp(plugin, { token: () => current });
+  const { purchases } = setUp(plugin, { token: () => current, apiBaseUrl: () => baseUrl });
   current = 'session-token';
   await purchases.buy('academic_writing');
   await plugin.log.verifying;
