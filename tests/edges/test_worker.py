@@ -190,3 +190,9 @@ def test_a_failing_engine_tells_the_candidate_and_frees_the_session(
     assert message["type"] == "error" and message["code"] == "examiner_unavailable"
     session = SpeakingStore(container.store).get(assessment_id)
     assert session is not None and session.worker_connection_id is None and not session.finished
+
+
+def test_the_local_speech_engine_is_the_default(container: Container) -> None:
+    from ieltsprep.adapters.speech.local import LocalSpeechEngine
+
+    assert isinstance(container.speech_engine, LocalSpeechEngine)  # built lazily: no model is loaded here

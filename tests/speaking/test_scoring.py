@@ -143,3 +143,13 @@ def test_bedrock_throttling_is_retryable_and_access_denied_is_not() -> None:
         with pytest.raises(ScoringFailed) as second:
             scorer.score(turns)
     assert first.value.retryable and not second.value.retryable
+
+
+def test_container_builds_the_configured_speaking_scorer(tmp_path: Any) -> None:
+    from ieltsprep.container import Container
+    from ieltsprep.settings import Settings
+
+    local = Container(Settings(stage="local", data_dir=tmp_path))
+    bedrock = Container(Settings(stage="local", data_dir=tmp_path, speaking_scorer="bedrock"))
+    assert isinstance(local.speaking_scorer, LocalSpeakingScorer)
+    assert isinstance(bedrock.speaking_scorer, BedrockSpeakingScorer)
