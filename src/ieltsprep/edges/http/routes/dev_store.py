@@ -55,7 +55,10 @@ def _created(payload: dict[str, object]) -> Response[str]:
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload))
 
 
-@router.post("/api/dev/test-store/transactions", responses={201: {"description": "A store transaction"}})
+@router.post(
+    "/api/dev/test-store/transactions",
+    responses={201: {"description": "A store transaction"}, 404: {"description": "Not the local stage"}},
+)
 def create_transaction(body: TestTransactionRequest) -> Response[str]:
     """A purchase made in the local test store, as the app would hand it to the validator."""
     container = _enabled()
@@ -81,7 +84,13 @@ def create_transaction(body: TestTransactionRequest) -> Response[str]:
     )
 
 
-@router.post("/api/dev/test-store/notifications", responses={201: {"description": "A notification body"}})
+@router.post(
+    "/api/dev/test-store/notifications",
+    responses={
+        201: {"description": "A notification body"},
+        404: {"description": "Not the local stage, or no such test-store transaction"},
+    },
+)
 def create_notification(body: TestNotificationRequest) -> Response[str]:
     """A signed App Store Server Notification V2 about a test-store transaction."""
     container = _enabled()
