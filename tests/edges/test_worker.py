@@ -196,3 +196,39 @@ def test_the_local_speech_engine_is_the_default(container: Container) -> None:
     from ieltsprep.adapters.speech.local import LocalSpeechEngine
 
     assert isinstance(container.speech_engine, LocalSpeechEngine)  # built lazily: no model is loaded here
+
+
+def test_worker_hands_over_before_the_lambda_timeout(live_server: BackgroundServer, container: Container) -> None:
+    """A worker near its timeout stops and tells the client; the client's new start resumes with a new worker."""
+    import ieltsprep.edges.worker as worker_module
+
+    class Context:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def get_remaining_time_in_millis(self) -> int:
+            self.calls += 1
+            return 10_000 if self.calls > 1 else 900_000  # the first worker runs out after its first heartbeat
+
+    original_run = worker_module.run
+    contexts: list[Context] = []
+
+    def run_with_short_context(container: Container, event: dict, context: object = None) -> dict:  # type: ignore[type-arg]
+        contexts.append(Context())
+        return original_run(container, event, contexts[-1] if len(contexts) == 1 else None)
+
+    worker_module.HEARTBEAT_SECONDS = 0.5
+    worker_module.run = run_with_short_context  # type: ignore[assignment]
+    try:
+        container.__dict__["speech_engine"] = FakeSpeechEngine(ANSWERS)
+        _, token = _candidate(container)
+        run = _run_test(live_server, token, answers=6)
+        container.invoker.drain(30)
+    finally:
+        worker_module.run = original_run
+        worker_module.HEARTBEAT_SECONDS = 10.0
+    assert [e["code"] for e in run.errors] == ["examiner_restart"]
+    assert run.restarts == 1 and len(contexts) == 2
+    assert run.completed and run.result is not None and run.result["status"] == "scored"
+    examiner = [t["text"] for t in run.transcript if t["role"] == "examiner"]
+    assert any(line.startswith("Welcome back.") for line in examiner)

@@ -48,6 +48,12 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 CLOSING_LINE_TIMEOUT = 20.0  # wait this long for the closing line's audio before scoring anyway
 RECONNECT_WAIT_SECONDS = 120.0  # a candidate who dropped has this long to come back to this worker
+HANDOVER_SECONDS = 30.0  # hand the test over to a new worker this long before the Lambda timeout
+RESTART_MESSAGE = {
+    "type": "error",
+    "code": "examiner_restart",
+    "message": "The examiner needs to reconnect; send start again to continue.",
+}
 REORDER_WINDOW = 64  # audio messages held back waiting for a missing seq before it is given up as lost
 SYSTEM_PROMPT = (
     "You are Maya, an IELTS Speaking examiner, in a live speaking test. Use British English as your language for "
@@ -94,7 +100,7 @@ def run(container: Container, event: dict[str, Any], context: Any = None) -> dic
     except ValidationError as exc:
         logger.error("speaking worker invoked with a bad payload: %s", exc.errors(include_input=False))
         return {"status": "rejected"}
-    worker = SpeakingWorker(container, payload)
+    worker = SpeakingWorker(container, payload, context=context)
     try:
         return asyncio.run(worker.run())
     except Exception:
@@ -137,8 +143,11 @@ class AudioReorderer:
 class SpeakingWorker:
     """Moves messages between the candidate, the speech engine, the controller and the store for one test."""
 
-    def __init__(self, container: Container, payload: WorkerEvent, engine: SpeechEngine | None = None) -> None:
+    def __init__(
+        self, container: Container, payload: WorkerEvent, engine: SpeechEngine | None = None, context: Any = None
+    ) -> None:
         self.container = container
+        self.context = context
         self.payload = payload
         self.engine = engine
         self.sessions = SpeakingStore(container.store)
@@ -288,6 +297,16 @@ class SpeakingWorker:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             await asyncio.to_thread(self.sessions.heartbeat, self.payload.assessment_id)
+            if self._time_left() < HANDOVER_SECONDS and self.finish_reason is None:
+                # Lambda stops a function at its timeout: hand over while the state is consistent; the client's
+                # next start launches a new worker that resumes from the stored transcript and state.
+                await self._outbox.put(RESTART_MESSAGE)
+                self.finish_reason = "error:worker_timeout"
+                self.stopped.set()
+
+    def _time_left(self) -> float:
+        remaining = getattr(self.context, "get_remaining_time_in_millis", None)
+        return remaining() / 1000 if callable(remaining) else float("inf")
 
     async def _send_loop(self) -> None:
         # One sender keeps the candidate's messages in order and keeps boto3's blocking calls off the event loop.

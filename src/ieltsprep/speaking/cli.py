@@ -23,6 +23,8 @@ import numpy as np
 INPUT_RATE = 16_000
 OUTPUT_RATE = 24_000
 ANSWER_PHASES = frozenset({"intro", "question", "talk", "discussion"})
+RESUME_CODES = frozenset({"examiner_restart", "examiner_unavailable"})
+MAX_RESTARTS = 3
 
 
 class SpeakError(Exception):
@@ -80,6 +82,7 @@ class SpeakingRun:
     timings: list[TurnTiming] = field(default_factory=list)
     interrupted: int = 0
     answers_sent: int = 0
+    restarts: int = 0
     completed: bool = False
     result: dict[str, Any] | None = None
     audio_seconds_sent: float = 0.0
@@ -171,6 +174,13 @@ class SpeakingClient:
                 state.play_until = state.audio_now
             elif kind == "error":
                 run.errors.append(message)
+                if message.get("code") in RESUME_CODES and run.restarts < MAX_RESTARTS:
+                    # The examiner's worker was replaced: start again resumes the test where it stopped.
+                    run.restarts += 1
+                    state.ready.clear()
+                    await ws.send_json(
+                        {"action": "nova-sonic-stream", "type": "start", "assessment_id": run.assessment_id}
+                    )
             elif kind == "ready":
                 state.ready.set()
             elif kind == "complete":
@@ -186,6 +196,10 @@ class SpeakingClient:
         await state.ready.wait()  # nobody listens before the examiner is ready
         clock_start = time.monotonic()
         while not state.done:
+            if not state.ready.is_set():  # a new examiner is joining: nobody is listening meanwhile
+                paused = time.monotonic()
+                await state.ready.wait()
+                clock_start += time.monotonic() - paused
             if (
                 not queue
                 and state.pending_question
