@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ieltsprep.accounts import privacy
 from ieltsprep.adapters.storage.port import Put, Table
@@ -18,19 +17,9 @@ from ieltsprep.settings import Settings
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port for this module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def dynamo_container(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Container]:
-    """A container whose store is DynamoDB on moto, with tables of its own."""
+    """A container whose store is DynamoDB on the session's moto server (tests/conftest.py), with tables of its own."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     prefix = f"acc{time.time_ns()}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from ieltsprep.accounts.passwords import Passwords, check_policy
@@ -44,23 +46,11 @@ def test_default_parameters_are_owasp_argon2id() -> None:
     assert Passwords().hash("secret-pass").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
-def test_burn_spends_one_argon2_operation_on_every_call_including_the_first() -> None:
+def test_burn_spends_one_argon2_operation_on_every_call_including_the_first(
+    count_argon2: Callable[[Passwords], list[str]],
+) -> None:
     passwords = Passwords(**FAST)
-    real = passwords._hasher
-    operations: list[str] = []
-
-    class Counting:
-        """The real hasher, recording which operation ran."""
-
-        def hash(self, password: str) -> str:
-            operations.append("hash")
-            return real.hash(password)
-
-        def verify(self, stored: str, password: str) -> bool:
-            operations.append("verify")
-            return real.verify(stored, password)
-
-    passwords.__dict__["_hasher"] = Counting()  # replaces the cached hasher
+    operations = count_argon2(passwords)
     for _ in range(3):
         passwords.burn("whatever")
     assert operations == ["hash", "verify", "verify"]

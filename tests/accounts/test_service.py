@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pytest
 
@@ -81,26 +82,11 @@ def test_wrong_password_and_unknown_email_are_both_invalid_credentials(
     assert caught.value.code == "invalid_credentials"
 
 
-def test_unknown_email_and_wrong_password_each_spend_one_argon2_operation(accounts: AccountService) -> None:
+def test_unknown_email_and_wrong_password_each_spend_one_argon2_operation(
+    accounts: AccountService, count_argon2: Callable[[Passwords], list[str]]
+) -> None:
     accounts.register("a@example.com", PASSWORD, terms=True, age_16_plus=True)
-    real = accounts.passwords._hasher
-    operations: list[str] = []
-
-    class Counting:
-        """The real hasher, recording each operation."""
-
-        def hash(self, password: str) -> str:
-            operations.append("hash")
-            return real.hash(password)
-
-        def verify(self, stored: str, password: str) -> bool:
-            operations.append("verify")
-            return real.verify(stored, password)
-
-        def check_needs_rehash(self, stored: str) -> bool:
-            return real.check_needs_rehash(stored)
-
-    accounts.passwords.__dict__["_hasher"] = Counting()
+    operations = count_argon2(accounts.passwords)
     for email, password in [("nobody@example.com", PASSWORD)] * 2 + [("a@example.com", "wrong password")]:
         before = len(operations)
         with pytest.raises(Unauthorized):
