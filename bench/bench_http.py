@@ -160,25 +160,21 @@ def measure_routes(requests: int, data_dir: Path) -> dict[str, list[float]]:
         app.resolve,
         201,
     )
-    results["POST /api/auth/login"] = timed(
-        auth_n,
-        lambda i: event("POST", "/api/auth/login", {"email": f"u{i}@example.com", "password": password}),
-        app.resolve,
-        200,
-    )
     # Wrong password and unknown email must cost the same, or timing tells which emails have accounts.
-    results["POST /api/auth/login (wrong password)"] = timed(
-        auth_n,
-        lambda i: event("POST", "/api/auth/login", {"email": f"u{i}@example.com", "password": "wrong password"}),
-        app.resolve,
-        401,
-    )
-    results["POST /api/auth/login (unknown email)"] = timed(
-        auth_n,
-        lambda i: event("POST", "/api/auth/login", {"email": f"ghost{i}@example.com", "password": password}),
-        app.resolve,
-        401,
-    )
+    logins = {
+        "POST /api/auth/login": ("u{}@example.com", password, 200),
+        "POST /api/auth/login (wrong password)": ("u{}@example.com", "wrong password", 401),
+        "POST /api/auth/login (unknown email)": ("ghost{}@example.com", password, 401),
+    }
+    for name, (email, secret, status) in logins.items():
+        results[name] = timed(
+            auth_n,
+            lambda i, email=email, secret=secret: event(
+                "POST", "/api/auth/login", {"email": email.format(i), "password": secret}
+            ),
+            app.resolve,
+            status,
+        )
     token = json.loads(
         app.resolve(event("POST", "/api/auth/login", {"email": "u0@example.com", "password": password}), None)["body"]
     )["token"]
