@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from tests.adapters.speech.conftest import RATE, silence, speak, trimmed, voiced_span
+from speech_audio import RATE, silence, speak, trimmed, voiced_span
 
 from ieltsprep.adapters.speech.endpointing import EnergyVad, PauseStarted, SpeechEnded, SpeechStarted, VadConfig
 

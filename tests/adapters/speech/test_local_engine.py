@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.adapters.speech.conftest import RATE, silence, speak, trimmed, word_error_rate
+from speech_audio import RATE, silence, speak, trimmed, word_error_rate
 
 from ieltsprep.adapters.speech.local import LocalSpeechEngine, LocalSpeechSession
 from ieltsprep.speaking.protocol import (
