@@ -14,12 +14,12 @@ import pytest
 from ieltsprep.container import Container
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
     from ieltsprep.edges.gateway.server import BackgroundServer
 
 CHROMIUM = "/usr/bin/chromium"
-PHONE = {"width": 360, "height": 780}
+PHONE: ViewportSize = {"width": 360, "height": 780}
 
 # What the candidate says in the speaking test, with pauses so the examiner's endpointing hears turns end.
 SPOKEN = [
