@@ -4,6 +4,7 @@ the OIDC token check of Pub/Sub push (real-time developer notifications)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -15,6 +16,10 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from ieltsprep.adapters.stores import StoreRejected, StoreUnavailable
+
+# googleapiclient logs every request URL at DEBUG, and the Play API puts the purchase token in the path: keep that
+# logger above DEBUG whatever the platform's level, so a purchase token never reaches the logs.
+logging.getLogger("googleapiclient.discovery").setLevel(logging.INFO)
 
 SCOPE = "https://www.googleapis.com/auth/androidpublisher"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")

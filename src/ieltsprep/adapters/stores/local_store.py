@@ -394,6 +394,7 @@ class FakePlayApi:
                 self._route("POST")
 
             def log_message(self, format: str, *args: Any) -> None:
-                log.debug("fake play api: " + format, *args)
+                # The request line holds the purchase token: log the method and status only.
+                log.debug("fake play api: %s %s", self.command, args[1] if len(args) > 1 else "")
 
         return Handler
