@@ -129,6 +129,7 @@ export async function speakingExam(view, id, app) {
         if (message.part === 2 && message.phase === 'prep') notes.focus();
         break;
       case 'transcript':
+        connection.textContent = 'Live';
         addLine(message.role, message.text, message.final);
         break;
       case 'error':
