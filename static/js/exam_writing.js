@@ -120,14 +120,15 @@ export async function writingExam(view, id, app) {
       'aria-selected': index === 0 ? 'true' : 'false', tabindex: index === 0 ? '0' : '-1',
     }, `Task ${task.task}`);
     const panel = h('section', { role: 'tabpanel', id: `panel-${task.task}`, 'aria-labelledby': `tab-${task.task}`, hidden: index !== 0 },
-      h('div', { class: 'exam-bar' }, h('span', {}, `About ${task.minutes} minutes · at least ${task.min_words} words`), timer),
+      h('p', { class: 'muted' }, `About ${task.minutes} minutes · at least ${task.min_words} words`),
       h('div', { class: 'card' },
         h('p', { class: 'prompt' }, task.prompt),
         task.bullets?.length ? h('ul', {}, task.bullets.map((b) => h('li', {}, b))) : null,
-        chart ? h('figure', { class: 'task-chart' }, chart, task.chart.title ? h('figcaption', { class: 'muted' }, task.chart.title) : null) : null),
+        chart ? h('figure', { class: 'task-chart', 'aria-label': task.chart.title || 'Chart' }, chart) : null),
       h('label', { for: textareaId }, `Your answer to Task ${task.task}`),
       textarea,
-      h('div', { class: 'exam-bar' }, count, status));
+      // Kept in view while typing: the clock and the word count matter most mid-answer.
+      h('div', { class: 'exam-bar writing-bar' }, count, timer, status));
     panel.updateTimer = updateTimer;
     panel.task = task.task;
     tabs.push(tab);
