@@ -113,8 +113,9 @@ def bench_loads(cache: Path) -> dict[str, float]:
 def bench_transcription(transcriber: Transcriber, answers: list[tuple[str, np.ndarray]]) -> dict[str, float]:
     audio_s = recog_s = 0.0
     heard = []
+    pad = np.zeros(RATE // 5, dtype=np.float32)  # the 200 ms the endpointer keeps before and after a turn
     for _, pcm in answers:
-        result = transcriber.transcribe(pcm.astype(np.float32) / 32768.0)
+        result = transcriber.transcribe(np.concatenate([pad, pcm.astype(np.float32) / 32768.0, pad]))
         audio_s += pcm.size / RATE
         recog_s += result.seconds
         heard.append(result.text)
@@ -195,6 +196,11 @@ async def bench_session(engine: LocalSpeechEngine, answers: list[np.ndarray], pa
         "latency_max_s": round(max(latencies), 3),
         "latencies_s": [round(x, 3) for x in latencies],
         "session_wer": round(word_error_rate(reference, " ".join(finals)), 3),
+        "misheard": [
+            {"said": said, "heard": heard}
+            for (_, said), heard in zip(SCRIPT, finals, strict=False)
+            if word_error_rate(said, heard) > 0
+        ],
         "p50_budget_s": P50_BUDGET_S,
         "p50_within_budget": statistics.median(latencies) < P50_BUDGET_S,
     }
