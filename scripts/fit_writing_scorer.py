@@ -55,10 +55,7 @@ def main() -> int:
         "off_topic_own_flagged": round(false_alarm, 4),
         "labels": "overall bands only (no criterion labels in the data)",
     }
-    model = writing_eval.fit_on(prepared, range(len(rows)), training)
-    model = local.LocalModel(
-        model.version, model.features, model.ngram_weights, model.criteria, thresholds, model.training
-    )
+    model = writing_eval.fit_on(prepared, range(len(rows)), training, thresholds)
     args.output.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
     print(
         f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output} ({model.version})"

@@ -147,3 +147,11 @@ def test_overall_band_weights_task_two_double(scorer: LocalWritingScorer) -> Non
     result = scorer.score("academic_writing", [chart, _task2()])
     t1, t2 = result.tasks[0].band, result.tasks[1].band
     assert result.overall_band == rules.round_half_band((t1 + 2 * t2) / 3)
+
+
+def test_off_topic_threshold_allows_two_percent_of_own_answers() -> None:
+    from ieltsprep.scoring.local import fit_off_topic
+
+    own = [0.0] * 1 + [0.1] * 1 + [0.5] * 98
+    assert fit_off_topic(own, []).off_topic == 0.49  # 0.0 and 0.1 (2 %) flagged, 0.5 not
+    assert fit_off_topic([0.0] * 5 + [0.6] * 95, []).off_topic == 0.0

@@ -99,10 +99,15 @@ def prepare(rows: list[Row], dim: int = local.HASH_DIM) -> Prepared:
     return Prepared(rows, [analyse(r.task) for r in rows], [hashed_ngrams(r.task.text, dim) for r in rows])
 
 
-def fit_on(prepared: Prepared, indices: Sequence[int], training: dict[str, Any] | None = None) -> local.LocalModel:
-    """Fit the local model on the given rows (off-topic threshold included)."""
+def fit_on(
+    prepared: Prepared,
+    indices: Sequence[int],
+    training: dict[str, Any] | None = None,
+    off_topic: rules.OffTopicThresholds | None = None,
+) -> local.LocalModel:
+    """Fit the local model on the given rows (off-topic threshold fitted too unless given)."""
     analyses = [prepared.analyses[i] for i in indices]
-    off_topic = local.fit_off_topic([a.prompt_coverage for a in analyses], [])
+    off_topic = off_topic or local.fit_off_topic([a.prompt_coverage for a in analyses], [])
     return local.fit_model(
         analyses,
         [prepared.ngrams[i] for i in indices],

@@ -116,6 +116,10 @@ SUB_LAMBDA = 30.0
 # How far a criterion may move from the overall estimate per unit of sub-model disagreement.
 DEVIATION_GAIN = 1.0
 MAX_ANNOTATIONS = 60
+# About 1.2 % of the CSV's essays answer a different question altogether (their authors say so: "my own question");
+# allowing 2 % of answers to their own prompt to be flagged keeps those and a margin, and catches about three
+# quarters of answers paired with an unrelated prompt of the same task type.
+OFF_TOPIC_OWN_LIMIT = 0.02
 
 
 @dataclass(frozen=True)
@@ -263,17 +267,27 @@ def fit_model(
         gz = (g - g_mean) / g_scale
         weights = np.linalg.solve(gz.T @ gz + SUB_LAMBDA * np.eye(len(group)), gz.T @ (y - mu))
         criteria[name] = Linear(group, g_mean, g_scale, weights, mu)
-    version = "local-" + hashlib.sha256(np.round(ngram_weights, 6).tobytes()).hexdigest()[:10]
+    digest = hashlib.sha256(np.round(ngram_weights, 6).tobytes() + np.round(feature_weights, 6).tobytes())
+    digest.update(f"{off_topic.off_topic}/{off_topic.entirely}".encode())
+    version = "local-" + digest.hexdigest()[:10]
     return LocalModel(version, features, ngram_weights, criteria, off_topic, training)
 
 
 def fit_off_topic(coverage_own: Sequence[float], coverage_other: Sequence[float]) -> rules.OffTopicThresholds:
-    """Threshold under which at most 0.5 % of answers to their own prompt fall (others' prompts give the contrast)."""
-    own = np.sort(np.asarray(coverage_own))
-    cutoff = float(own[int(0.005 * len(own))]) if len(own) else 0.15
-    # Step just below the observed value so the answers that define it stay on topic.
-    threshold = max(0.0, round(cutoff - 1e-3, 3))
-    return rules.OffTopicThresholds(off_topic=threshold, entirely=0.0)
+    """The highest prompt-coverage threshold that flags at most OFF_TOPIC_OWN_LIMIT of answers to their own prompt.
+
+    ``coverage_other`` (answers paired with another prompt) is only reported by the fit script: it shows how many
+    truly unrelated answers the threshold catches.
+    """
+    own = np.asarray(coverage_own, dtype=float)
+    if not len(own):
+        return rules.OffTopicThresholds()
+    best = 0.0
+    for step in range(0, 51):
+        threshold = step / 100
+        if float(np.mean(own <= threshold)) <= OFF_TOPIC_OWN_LIMIT:
+            best = threshold
+    return rules.OffTopicThresholds(off_topic=best, entirely=0.0)
 
 
 # --- scoring ------------------------------------------------------------------------------------------------------
