@@ -80,9 +80,14 @@ def test_new_user_registers_buys_a_pack_writes_both_tasks_and_reads_the_result(
     page.get_by_text("words").first.wait_for()
     assert page.locator("#count-1").inner_text().endswith("/ 150 words")
     page.locator("[data-save-status='1']").filter(has_text="Saved at").wait_for(timeout=10_000)
+    assert unlabelled_controls(page) == []
     screenshot(page, "04-writing-task1")
 
-    page.get_by_role("tab", name="Task 2").click()
+    # The tabs work from the keyboard (arrow keys move between tasks, as in any tab list).
+    page.get_by_role("tab", name="Task 1").focus()
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("tab", name="Task 2").get_attribute("aria-selected") == "true"
+    assert page.evaluate("document.activeElement.id") == "tab-2"
     task2 = page.get_by_label("Your answer to Task 2")
     task2.fill(TASK2)
     task2.press("End")
@@ -132,9 +137,21 @@ def test_register_form_refuses_without_consent_and_login_reports_bad_credentials
     page.get_by_role("button", name="Create account").click()
     assert "accept the terms" in page.get_by_role("alert").inner_text()
 
+    assert unlabelled_controls(page) == []
+
     page.goto("/#/login")
     page.get_by_label("Email", exact=True).fill("nobody@example.com")
     page.get_by_label("Password", exact=True).fill("wrong password here")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("That email and password do not match an account.").wait_for()
+    assert unlabelled_controls(page) == []
     screenshot(page, "00-login-error")
+
+
+def unlabelled_controls(page: Page) -> list[str]:
+    """Form controls on the screen that a screen reader could not name."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('input, textarea, select')]
+            .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+            .map((el) => el.outerHTML)"""
+    )
