@@ -227,8 +227,11 @@ def test_worker_hands_over_before_the_lambda_timeout(live_server: BackgroundServ
     finally:
         worker_module.run = original_run
         worker_module.HEARTBEAT_SECONDS = 10.0
-    assert [e["code"] for e in run.errors] == ["examiner_restart"]
-    assert run.restarts == 1 and len(contexts) == 2
+    # Audio sent while the examiner changes over may also be answered with worker_unavailable; either way the
+    # client starts again, and the WebSocket edge launches exactly one new worker.
+    assert run.errors[0]["code"] == "examiner_restart"
+    assert {e["code"] for e in run.errors} <= {"examiner_restart", "worker_unavailable"}
+    assert run.restarts >= 1 and len(contexts) == 2
     assert run.completed and run.result is not None and run.result["status"] == "scored"
     examiner = [t["text"] for t in run.transcript if t["role"] == "examiner"]
     assert any(line.startswith("Welcome back.") for line in examiner)

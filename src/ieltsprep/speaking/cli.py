@@ -23,7 +23,7 @@ import numpy as np
 INPUT_RATE = 16_000
 OUTPUT_RATE = 24_000
 ANSWER_PHASES = frozenset({"intro", "question", "talk", "discussion"})
-RESUME_CODES = frozenset({"examiner_restart", "examiner_unavailable"})
+RESUME_CODES = frozenset({"examiner_restart", "examiner_unavailable", "worker_unavailable"})
 MAX_RESTARTS = 3
 
 
