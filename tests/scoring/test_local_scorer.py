@@ -155,3 +155,40 @@ def test_off_topic_threshold_allows_two_percent_of_own_answers() -> None:
     own = [0.0] * 1 + [0.1] * 1 + [0.5] * 98
     assert fit_off_topic(own, []).off_topic == 0.49  # 0.0 and 0.1 (2 %) flagged, 0.5 not
     assert fit_off_topic([0.0] * 5 + [0.6] * 95, []).off_topic == 0.0
+
+
+def _chart_task(text: str) -> WritingTask:
+    return WritingTask(
+        task=1,
+        prompt="The line graph shows the number of visitors to two museums, Northbridge and Eastvale, 1990-2020.",
+        text=text,
+        min_words=150,
+        kind="academic_chart",
+        chart_facts=("Northbridge", "Eastvale", "1990", "2020", "182", "40"),
+    )
+
+
+REPORT = (
+    "The line graph compares how many people visited two museums, Northbridge and Eastvale, between 1990 and 2020. "
+    "Overall, visits to Northbridge rose steadily while Eastvale declined.\n\n"
+    "In 1990 Northbridge received about 60 thousand visitors, and the figure climbed to a peak of 182 thousand in "
+    "2020. Eastvale, by contrast, started at 120 thousand but fell gradually to only 40 thousand by the end of the "
+    "period, although it recovered slightly around 2005.\n\n"
+    "In summary, the two museums moved in opposite directions over the thirty years."
+)
+
+
+def test_chart_report_feedback_counts_the_chart_items_it_names(scorer: LocalWritingScorer) -> None:
+    task = scorer.score("academic_writing", [_chart_task(REPORT)]).tasks[0]
+    assert "no_data" not in task.flags and "no_overview" not in task.flags
+    assert "You mentioned 100% of the chart's key items" in task.criteria["task_achievement"].feedback
+
+
+def test_chart_report_without_any_chart_item_is_capped_at_five(scorer: LocalWritingScorer) -> None:
+    vague = (
+        "The graph is about museums and visitors. Overall, one museum became more popular and the other less "
+        "popular. People like museums because they are interesting and they learn a lot about history there. "
+    ) * 3
+    task = scorer.score("academic_writing", [_chart_task(vague)]).tasks[0]
+    assert "no_data" in task.flags
+    assert task.criteria["task_achievement"].band <= 5

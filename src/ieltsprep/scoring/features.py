@@ -382,7 +382,8 @@ def _chart_coverage(facts: Sequence[str], lowered: str, essay_content: set[str])
     covered = 0
     for fact in facts:
         if _NUMBER.search(fact):
-            covered += fact.lower() in lowered
+            # Figures must match whole ("182" is not found inside "1820").
+            covered += re.search(r"(?<![\d.])" + re.escape(fact.lower()) + r"(?![\d])", lowered) is not None
         else:
             covered += _coverage(fact, essay_content) >= 0.5
     return covered / len(facts)

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 TaskKind = Literal["academic_chart", "general_letter", "essay"]
 AnnotationKind = Literal["spelling", "grammar", "vocabulary", "cohesion", "length", "task"]
-Flag = Literal["under_length", "off_topic", "too_short", "empty", "non_english", "missing_bullets", "no_overview"]
+Flag = Literal[
+    "under_length", "off_topic", "too_short", "empty", "non_english", "missing_bullets", "no_overview", "no_data"
+]
 WRITING_MODULES: tuple[str, ...] = ("academic_writing", "general_writing")
 TASK1_KEY = "task_achievement"
 TASK2_KEY = "task_response"

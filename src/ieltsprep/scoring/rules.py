@@ -38,6 +38,9 @@ ENTIRELY_OFF_TOPIC_CC_CAP = 2
 MISSING_BULLET_CAP = 4
 # Academic Task 1: "a clear overview" is needed for band 7, so without one the task criterion stops at 6.
 NO_OVERVIEW_CAP = 6
+# Academic Task 1: "there may be no data to support the description" is a bold band-5 feature; checked only when
+# the platform knows the chart's key items (names, end points, extremes), so process and map tasks are judged too.
+NO_DATA_CAP = 5
 # Task 2 CC: "no paragraphing" is a band-5 feature; only applied to answers long enough to need paragraphs.
 NO_PARAGRAPHS_CC_CAP = 5
 PARAGRAPHS_EXPECTED_FROM_WORDS = 150
@@ -139,6 +142,9 @@ def apply_rules(
         if missing:
             ruled.flag("missing_bullets")
             ruled.cap(first, MISSING_BULLET_CAP, "Not every bullet point is covered: " + "; ".join(missing) + ".")
+    if task.kind == "academic_chart" and analysis.chart_fact_coverage == 0:
+        ruled.flag("no_data")
+        ruled.cap(first, NO_DATA_CAP, "The report mentions none of the chart's figures or items.")
     if task.kind == "academic_chart" and not analysis.overview_phrases:
         ruled.flag("no_overview")
         ruled.cap(first, NO_OVERVIEW_CAP, "There is no clear overview of the main trends.")
