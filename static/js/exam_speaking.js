@@ -1,7 +1,7 @@
 // The speaking test with Maya (microphone check, live transcript, parts and phases, cue card, stop) and its result.
 import { h, mount } from './dom.js';
 import { SpeakingSession, startMicrophone } from './mobile_api_client.js';
-import { criteriaTable, waitForScore } from './exam_writing.js';
+import { criteriaTable, scoredOrNull } from './exam_writing.js';
 
 const CRITERIA = {
   fluency_coherence: 'Fluency and coherence',
@@ -202,20 +202,9 @@ export async function speakingExam(view, id, app) {
   return view;
 }
 
-export async function speakingResult(view, assessment, app) {
-  if (assessment.status === 'scoring' || assessment.status === 'in_progress') {
-    mount(view, h('h1', {}, 'Scoring your speaking'),
-      h('p', { class: 'card', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Your test is being scored. This takes a few seconds.'));
-    document.getElementById('main').replaceChildren(view);
-    const done = await waitForScore(app, assessment.id);
-    if (!done) return view;
-    assessment = done;
-  }
-  if (assessment.status === 'failed') {
-    mount(view, h('h1', {}, 'Scoring failed'),
-      h('p', { class: 'card', role: 'alert' }, assessment.error?.message || 'This test could not be scored. Your credit was returned.'));
-    return view;
-  }
+export async function speakingResult(view, scoring, app) {
+  const assessment = await scoredOrNull(view, scoring, app, 'speaking');
+  if (!assessment) return view;
   const result = assessment.result;
   const metrics = result.metrics || {};
   mount(view,

@@ -241,21 +241,30 @@ export async function waitForScore(app, id, onTick) {
   }
 }
 
-export async function writingResult(view, assessment, app) {
+/**
+ * Show a waiting screen until the assessment is scored; returns the scored assessment, or null when the screen
+ * already shows the outcome (scoring failed, or the user left).
+ */
+export async function scoredOrNull(view, assessment, app, what) {
   if (assessment.status === 'scoring' || assessment.status === 'in_progress') {
-    mount(view, h('h1', {}, 'Scoring your writing'),
-      h('p', { class: 'card', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Your answers are being scored. This usually takes a few seconds.'));
+    mount(view, h('h1', {}, `Scoring your ${what}`),
+      h('p', { class: 'card', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ` Your ${what} is being scored. This usually takes a few seconds.`));
     // Shown while waiting; the router mounts `view` after this screen returns, so mount it now.
     document.getElementById('main').replaceChildren(view);
-    const done = await waitForScore(app, assessment.id);
-    if (!done) return view;
-    assessment = done;
+    assessment = await waitForScore(app, assessment.id);
+    if (!assessment) return null;
   }
   if (assessment.status === 'failed') {
     mount(view, h('h1', {}, 'Scoring failed'),
       h('p', { class: 'card', role: 'alert' }, assessment.error?.message || 'This assessment could not be scored. Your credit was returned.'));
-    return view;
+    return null;
   }
+  return assessment;
+}
+
+export async function writingResult(view, scoring, app) {
+  const assessment = await scoredOrNull(view, scoring, app, 'writing');
+  if (!assessment) return view;
   const result = assessment.result;
   mount(view,
     h('h1', {}, `${app.label(assessment.module)}: your result`),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from ieltsprep.settings import Settings
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -38,16 +36,3 @@ def buy_pack(page: Page, module_label: str, module: str) -> None:
     page.get_by_role("button", name=f"Buy a {module_label} pack for USD 36").click()
     page.get_by_text(f"4 {module_label} assessments added to your account.").wait_for()
     page.locator(f".credits[data-module={module}]").filter(has_text="4").wait_for()
-
-
-def local_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """The settings of tests/conftest.py plus ``overrides``."""
-    return Settings(
-        stage="local",
-        data_dir=tmp_path / "var",
-        cookie_secure=False,
-        test_store_enabled=True,
-        password_time_cost=1,
-        password_memory_kib=8 * 1024,
-        **overrides,
-    )

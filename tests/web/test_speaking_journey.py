@@ -4,11 +4,10 @@ speaking test with Maya on the local speech engine, sees their own words in the 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from browser_helpers import buy_pack, local_settings, register, screenshot
+from browser_helpers import buy_pack, register, screenshot
 
 from ieltsprep.settings import Settings
 
@@ -20,9 +19,11 @@ CANDIDATE_WORDS = re.compile(r"\b(anna|leeds|nurse|hospital|dog|reading)\b", re.
 
 
 @pytest.fixture
-def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Local settings with the speaking time limits shortened twenty times (IELTSPREP_SPEAKING_TIME_SCALE)."""
-    return local_settings(tmp_path, speaking_time_scale=0.05, model_cache_dir=tmp_path_factory.getbasetemp() / "models")
+def settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The shared local settings with the speaking time limits shortened twenty times (IELTSPREP_SPEAKING_TIME_SCALE)."""
+    return settings.model_copy(
+        update={"speaking_time_scale": 0.05, "model_cache_dir": tmp_path_factory.getbasetemp() / "models"}
+    )
 
 
 @pytest.mark.browser
