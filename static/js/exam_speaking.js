@@ -70,9 +70,12 @@ export async function speakingExam(view, id, app) {
   const checkButton = h('button', { type: 'button', class: 'secondary' }, 'Check microphone');
   const startButton = h('button', { type: 'button' }, 'Start the test');
   const stopButton = h('button', { type: 'button', class: 'danger', hidden: true }, 'Stop the test');
-  const connection = h('p', { class: 'muted', 'aria-live': 'polite', 'data-testid': 'connection' }, 'Not started');
+  const connection = h('span', { class: 'muted', 'aria-live': 'polite', 'data-testid': 'connection' }, 'Not started');
   const partLabel = h('span', { class: 'phase', 'data-testid': 'phase' }, 'Part 1');
   const countdown = h('span', { class: 'timer', role: 'timer' });
+  // How much of Maya's voice has arrived and been scheduled for playback (also lets tests see the audio path work).
+  const voice = h('span', { class: 'muted', 'data-testid': 'voice', 'data-chunks': '0' });
+  let voiceChunks = 0;
   const transcript = h('ol', { class: 'transcript', 'aria-label': 'Transcript', 'aria-live': 'polite', 'data-testid': 'transcript' });
   const notes = h('textarea', { id: 'cue-notes', placeholder: 'Your notes (kept on this device only)' });
   notes.style.minHeight = '6rem';
@@ -127,6 +130,16 @@ export async function speakingExam(view, id, app) {
         if (deadline === null) countdown.textContent = '';
         cueCard.hidden = !(message.part === 2 && (message.phase === 'prep' || message.phase === 'talk'));
         if (message.part === 2 && message.phase === 'prep') notes.focus();
+        break;
+      case 'audio':
+        voiceChunks += 1;
+        voice.dataset.chunks = String(voiceChunks);
+        voice.textContent = 'Maya is speaking';
+        clearTimeout(voice.quiet);
+        voice.quiet = setTimeout(() => (voice.textContent = ''), 1500);
+        break;
+      case 'interrupted':
+        voice.textContent = '';
         break;
       case 'transcript':
         connection.textContent = 'Live';
@@ -196,7 +209,7 @@ export async function speakingExam(view, id, app) {
   mount(view,
     h('h1', {}, app.label(assessment.module)),
     h('section', { class: 'card' }, intro, h('div', { class: 'actions' }, checkButton, startButton, stopButton)),
-    h('div', { class: 'live-bar' }, h('div', { class: 'exam-bar' }, partLabel, countdown), connection),
+    h('div', { class: 'live-bar' }, h('div', { class: 'exam-bar' }, partLabel, countdown), h('div', { class: 'exam-bar' }, connection, voice)),
     cueCard,
     h('section', { class: 'card' }, h('h2', {}, 'Live transcript'), transcript));
   return view;

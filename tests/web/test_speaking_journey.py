@@ -42,6 +42,7 @@ def test_candidate_speaks_with_maya_sees_their_words_and_reads_the_result(page: 
     assert page.get_by_test_id("phase").inner_text().startswith("Part 1")
     # A final line (not an interim one): what the worker stored and will score.
     transcript.locator("li.candidate:not(.interim)", has_text=CANDIDATE_WORDS).first.wait_for(timeout=120_000)
+    assert int(page.get_by_test_id("voice").get_attribute("data-chunks") or 0) > 0, "Maya's voice reached the player"
     screenshot(page, "07-speaking-exam")
 
     page.get_by_role("button", name="Stop the test").click()
