@@ -57,7 +57,7 @@ from ieltsprep.speaking.protocol import (
 
 AUDIO_CHUNK_SECONDS = 0.2  # 9.6 KB of PCM, 12.8 KB of base64: well under the 32 KB WebSocket message cap
 BARGE_IN_MS = 200  # voice needed over the examiner before we call it an interruption (clicks and coughs are not)
-MIN_COMMIT_MS = 400  # shortest stretch worth a recogniser call at a pause
+MIN_COMMIT_MS = 1200  # shortest stretch worth a call at a pause (Whisper mishears very short clips)
 INTERIM_EVERY_MS = 4000  # live partial transcript cadence while the candidate talks without pausing
 FORCE_COMMIT_MS = 12_000  # talk without a pause this long is transcribed even if voice is active right now
 STABLE_MARGIN_MS = 1000  # words ending this long before the cut of a partial call are kept as final
