@@ -109,7 +109,7 @@ class Gateway:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         api = api_route(self.invoke_http)
         app.router.add_route("*", API_PREFIX, api)
-        app.router.add_route("*", API_PREFIX + "/{tail:.*}", api)
+        app.router.add_route("*", API_PREFIX + "/{tail:[\\s\\S]*}", api)  # any character, newlines too
         app.router.add_get(WS_PATH, ws_route(self.invoke_ws, self.connections, self.limits))
         app.router.add_route("*", CONNECTIONS_PATH, connections_route(self.connections))
         app.router.add_route("*", "/{path:.*}", static_route(self.static_dir))

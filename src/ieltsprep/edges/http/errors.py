@@ -42,9 +42,19 @@ def document_error_bodies(document: dict[str, Any]) -> dict[str, Any]:
     error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     for item in document.get("paths", {}).values():
         for operation in item.values():
+            if "requestBody" in operation:
+                # The edge refuses a body that is not JSON (400) or too large (413) before any route runs.
+                operation["responses"].setdefault("400", {"description": "invalid_json"})
+                operation["responses"].setdefault("413", {"description": "payload_too_large"})
             for status, response in operation.get("responses", {}).items():
                 # Every error leaves through the handlers below, so every 4xx/5xx has this body, whatever a route's
                 # decorator declared (Powertools fills undeclared content with the route's return type).
+                if str(status)[0] == "2" and _is_ready_json_placeholder(response):
+                    # A route answering a ready JSON ``Response[str]`` is documented by Powertools as a string.
+                    if str(status) == "204":
+                        response.pop("content")  # no body at all
+                    else:
+                        response["content"] = {"application/json": {"schema": {"type": "object"}}}
                 if str(status)[0] in "45":
                     if "HTTPValidationError" in json.dumps(response):
                         response["description"] = "validation_error"
@@ -52,6 +62,11 @@ def document_error_bodies(document: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     return document
+
+
+def _is_ready_json_placeholder(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema == {"type": "string", "title": "Return"})
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response[str]:
