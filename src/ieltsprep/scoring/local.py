@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from ieltsprep.scoring import rules
-from ieltsprep.scoring.features import Analysis, analyse, hashed_ngrams, spell, suggest
+from ieltsprep.scoring.features import (
+    OVERLONG_SENTENCE_WORDS,
+    Analysis,
+    analyse,
+    hashed_ngrams,
+    spell,
+    stem,
+    suggest,
+)
 from ieltsprep.scoring.port import (
     Annotation,
     CriterionResult,
@@ -455,7 +463,7 @@ def evidence_feedback(task: WritingTask, analysis: Analysis) -> dict[str, str]:
         + ".",
     ]
     if a.overlong:
-        gra.append(f"{len(a.overlong)} sentence(s) over {45} words are hard to control.")
+        gra.append(f"{len(a.overlong)} sentence(s) over {OVERLONG_SENTENCE_WORDS} words are hard to control.")
     texts = [" ".join(task_parts), " ".join(cc), " ".join(lr), " ".join(gra)]
     return dict(zip(keys, texts, strict=True))
 
@@ -500,7 +508,7 @@ def build_annotations(task: WritingTask, analysis: Analysis, ruled: rules.RuledT
             )
         )
     for word, count in analysis.repeated:
-        occurrences = [t for t in analysis.tokens if _stem_of(t.lower) == word][3:8]
+        occurrences = [t for t in analysis.tokens if stem(t.lower) == word][3:8]
         for t in occurrences:
             notes.append(
                 Annotation(
@@ -544,9 +552,3 @@ def build_annotations(task: WritingTask, analysis: Analysis, ruled: rules.RuledT
         )
     notes.sort(key=lambda n: (n.start, n.end))
     return notes[:MAX_ANNOTATIONS]
-
-
-def _stem_of(word: str) -> str:
-    from ieltsprep.scoring.features import stem
-
-    return stem(word)
