@@ -321,3 +321,11 @@ def test_engine_error_is_reported_and_ends_this_worker_without_scoring() -> None
     actions = controller.on_engine_event({"event": {"error": {"code": "ModelTimeoutException", "message": "late"}}})
     assert _messages(actions, "error")[0]["code"] == "speech_engine_error"
     assert [a for a in actions if isinstance(a, Finish)] == [Finish("error:ModelTimeoutException")]
+
+
+def test_a_line_issued_before_the_previous_is_complete_finalises_the_previous_in_the_transcript() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    actions = controller.stop()  # Maya's greeting has not been produced yet
+    transcripts = _messages(actions, "transcript")
+    assert [(m["final"], m["text"][:12]) for m in transcripts] == [(True, "Good morning"), (False, "Thank you. W")]

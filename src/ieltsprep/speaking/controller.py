@@ -561,8 +561,11 @@ class Controller:
         self._last_audio_at = now
         self._anchor_phase = False
         self.heard_since_line = False
-        actions: list[Action] = [Say(sentence) for sentence in sentences(text)]
-        self._sentences_pending += len(actions)
+        # A line issued before the previous one is complete: the previous one is final as far as the transcript goes.
+        earlier = [a for a in self._line_complete() if isinstance(a, ToClient)]
+        says: list[Action] = [Say(sentence) for sentence in sentences(text)]
+        self._sentences_pending += len(says)
+        actions: list[Action] = [*earlier, *says]
         self._line_text = text
         actions += [
             # Like Nova Sonic's SPECULATIVE text: what Maya is about to say; final once all of it has been produced.
