@@ -395,6 +395,10 @@ async function route() {
 }
 
 async function start() {
+  if (!isNativeApp && 'serviceWorker' in navigator) {
+    // The app files stay available offline; a failed registration only loses that.
+    navigator.serviceWorker.register('sw.js').catch(() => {});
+  }
   if (isNativeApp) {
     // The app measures the regions once per launch and stays with the fastest that answers.
     api.measureLatencies().catch(() => {});

@@ -155,3 +155,22 @@ def unlabelled_controls(page: Page) -> list[str]:
             .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
             .map((el) => el.outerHTML)"""
     )
+
+
+@pytest.mark.browser
+def test_the_site_opens_offline_once_visited(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("heading", name="Four assessments to choose from").wait_for()
+    active = page.evaluate(
+        """() => Promise.race([
+            navigator.serviceWorker.ready.then(() => true),
+            new Promise((resolve) => setTimeout(() => resolve(false), 10000)),
+        ])"""
+    )
+    assert active, "the service worker did not activate"
+    page.context.set_offline(True)
+    page.reload()
+    page.get_by_role("heading", name="Four assessments to choose from").wait_for()
+    page.goto("/#/privacy")
+    page.get_by_role("heading", name="Privacy notice").wait_for()
+    page.context.set_offline(False)
