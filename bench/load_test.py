@@ -138,6 +138,8 @@ class UserRecord:
     purchases: int = 0
     assessments: list[str] = field(default_factory=list)
     drafts: dict[str, dict[str, str]] = field(default_factory=dict)  # assessment id -> task -> last acked text
+    # The text of a save still unanswered (in flight at a crash): it may have been stored without its answer.
+    in_flight: dict[str, dict[str, str]] = field(default_factory=dict)
     submitted: list[str] = field(default_factory=list)
 
 
@@ -249,8 +251,10 @@ class SimulatedUser:
         for task, words in ((1, 170), (2, 270)):
             for _ in range(2):  # autosave twice, as the app does while the candidate types
                 text = essay(self.rng, words)
+                record.in_flight.setdefault(assessment_id, {})[str(task)] = text
                 await self.call("draft", "PUT", f"/api/assessments/{assessment_id}/answers/{task}", {"text": text})
                 drafts[str(task)] = text
+                del record.in_flight[assessment_id][str(task)]
         await self.call("list", "GET", "/api/assessments")
         if self.websocket:
             await self._websocket_session()
@@ -391,7 +395,8 @@ async def verify_acknowledged(base: str, records: list[UserRecord], *, scoring_s
                     continue
                 answers = assessment.get("answers") or {}
                 for task, text in record.drafts.get(assessment_id, {}).items():
-                    if (answers.get(task) or {}).get("text") != text:
+                    pending = record.in_flight.get(assessment_id, {}).get(task)
+                    if (answers.get(task) or {}).get("text") not in (text, pending):
                         problems.append(f"{record.email}: draft of task {task} of {assessment_id} lost")
                 if assessment_id in record.submitted and assessment["status"] == "in_progress":
                     problems.append(f"{record.email}: acknowledged submission of {assessment_id} lost")
