@@ -33,9 +33,10 @@ export function speakingPoints(result) {
 }
 
 function lineChart(title, series, criteria) {
-  const width = 600;
-  const height = 240;
-  const pad = { left: 34, right: 12, top: 12, bottom: 28 };
+  // Sized for a phone: the SVG scales to the card, so a narrow viewBox keeps its labels readable at 360 px.
+  const width = 360;
+  const height = 200;
+  const pad = { left: 26, right: 12, top: 10, bottom: 24 };
   const x = (i) => pad.left + (series.length === 1 ? (width - pad.left - pad.right) / 2 : (i * (width - pad.left - pad.right)) / (series.length - 1));
   const y = (band) => pad.top + ((9 - band) * (height - pad.top - pad.bottom)) / 9;
   const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${title}: bands per criterion over ${series.length} assessments` },
@@ -48,7 +49,9 @@ function lineChart(title, series, criteria) {
     svg.appendChild(s('text', { x: x(i), y: height - 8, 'text-anchor': 'middle', 'font-size': 11, fill: '#5b6575' }, point.date.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })));
   });
   criteria.forEach(([key], c) => {
-    const points = series.map((p, i) => (p.bands[key] === undefined ? null : [x(i), y(p.bands[key])])).filter(Boolean);
+    // Criteria sit a few pixels apart on each date so equal bands do not hide one another.
+    const shift = (c - (criteria.length - 1) / 2) * 5;
+    const points = series.map((p, i) => (p.bands[key] === undefined ? null : [x(i) + shift, y(p.bands[key])])).filter(Boolean);
     if (points.length > 1) {
       svg.appendChild(s('polyline', { points: points.map((p) => p.join(',')).join(' '), fill: 'none', stroke: COLOURS[c], 'stroke-width': 2.5 }));
     }

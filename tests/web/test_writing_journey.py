@@ -114,6 +114,8 @@ def test_new_user_registers_buys_a_pack_writes_both_tasks_and_reads_the_result(
     assert page.locator(".chart-wrap svg polyline, .chart-wrap svg circle").count() >= 4
     assert page.locator(".credits[data-module=academic_writing]").inner_text() == "3"
     assert page.locator(".history li").count() == 1
+    page.get_by_role("heading", name="Your progress").evaluate("el => el.scrollIntoView()")
+    screenshot(page, "05b-progress")
 
     page.goto("/#/profile")
     with page.expect_download() as download_info:
