@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ieltsprep.scoring import rules
@@ -192,3 +194,40 @@ def test_chart_report_without_any_chart_item_is_capped_at_five(scorer: LocalWrit
     task = scorer.score("academic_writing", [_chart_task(vague)]).tasks[0]
     assert "no_data" in task.flags
     assert task.criteria["task_achievement"].band <= 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "随着城市的发展，交通拥堵已经成为一个严重的问题。政府应该投资公共交通，因为它可以减少污染并帮助更多的人。" * 6,
+        "Dans de nombreuses villes, les embouteillages sont devenus un grave problème. Le gouvernement devrait "
+        "investir dans les transports publics, car ils réduisent la pollution et aident les habitants. " * 4,
+    ],
+    ids=["chinese", "french"],
+)
+def test_other_languages_are_band_zero(scorer: LocalWritingScorer, text: str) -> None:
+    task = scorer.score("academic_writing", [_task2(text=text)]).tasks[0]
+    assert task.band == 0 and task.flags == ["non_english"]
+
+
+def test_shipped_parameters_are_small_and_hold_no_essay_text() -> None:
+    from importlib import resources
+
+    raw = resources.files("ieltsprep.scoring").joinpath("data/local_model.json").read_text(encoding="utf-8")
+    assert len(raw) < 2 * 1024 * 1024
+    data = json.loads(raw)
+    strings: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, str):
+            strings.append(node)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    assert max(len(s) for s in strings) < 60  # names, fingerprints and a note; no prompt or essay
+    assert all(len(f) == 12 for f in data["training"]["prompt_fingerprints"])
