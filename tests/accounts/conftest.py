@@ -15,9 +15,15 @@ from ieltsprep.settings import Settings
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The shared test settings with tight rate limits, so limits are reached in a few calls."""
+    """The shared test settings with tight limits in one long window, so limits are reached in a few calls."""
     return settings.model_copy(
-        update={"login_attempts_per_window": 5, "login_ip_attempts_per_window": 7, "register_attempts_per_window": 3}
+        update={
+            "login_attempts_per_window": 5,
+            "login_ip_attempts_per_window": 7,
+            "register_attempts_per_window": 3,
+            # Windows are aligned to the epoch: a short one could roll over mid-test and reset the counters.
+            "rate_limit_window_seconds": 10**9,
+        }
     )
 
 

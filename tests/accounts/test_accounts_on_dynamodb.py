@@ -31,6 +31,7 @@ def dynamo_container(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.Mon
         password_time_cost=1,
         password_memory_kib=8 * 1024,
         login_attempts_per_window=3,
+        rate_limit_window_seconds=10**9,  # no window rollover mid-test
         **{f"{t}_table": f"{prefix}-{t}" for t in ("users", "assessments", "sessions", "ledger", "content")},  # type: ignore[arg-type]
     )
     built = Container(settings)

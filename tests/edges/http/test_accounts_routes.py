@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from apiclient import PASSWORD, Api
 
 from ieltsprep.adapters.storage.port import Put, Table
 from ieltsprep.container import Container
+from ieltsprep.edges.http.app import create_app
 from ieltsprep.settings import MODULES
 
 
@@ -52,8 +56,6 @@ def test_login_returns_token_expiry_user_and_a_secure_cookie(api: Api) -> None:
 
 
 def test_cookie_is_secure_when_settings_say_so(container: Container) -> None:
-    from ieltsprep.edges.http.app import create_app
-
     secure = Container(container.settings.model_copy(update={"cookie_secure": True}))
     try:
         api = Api(create_app(secure))
@@ -178,7 +180,16 @@ def test_delete_account_removes_every_datum_kills_tokens_and_frees_the_email(api
     assert api.register("a@example.com").status == 201  # the email is free again
 
 
-def test_login_rate_limit_is_429_with_retry_after(api: Api) -> None:
+@pytest.fixture
+def limited_api(container: Container) -> Iterator[Api]:
+    """The API with its rate limits in one long window (epoch-aligned short windows could roll over mid-test)."""
+    limited = Container(container.settings.model_copy(update={"rate_limit_window_seconds": 10**9}))
+    yield Api(create_app(limited))
+    limited.close()
+
+
+def test_login_rate_limit_is_429_with_retry_after(limited_api: Api) -> None:
+    api = limited_api
     api.register("a@example.com")
     limit = api.app.container.settings.login_attempts_per_window
     for _ in range(limit):
@@ -189,7 +200,8 @@ def test_login_rate_limit_is_429_with_retry_after(api: Api) -> None:
     assert int(reply.headers["retry-after"]) > 0
 
 
-def test_registration_rate_limit_is_per_source_ip(api: Api) -> None:
+def test_registration_rate_limit_is_per_source_ip(limited_api: Api) -> None:
+    api = limited_api
     limit = api.app.container.settings.register_attempts_per_window
     for n in range(limit):
         assert api.register(f"u{n}@example.com", source_ip="192.0.2.9").status == 201
