@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ieltsprep.scoring import rules
 from ieltsprep.scoring.features import analyse
-from ieltsprep.scoring.local import build_task_result, shipped_model
+from ieltsprep.scoring.local import build_task_result, shipped_off_topic
 from ieltsprep.scoring.port import ScoringFailed, TaskResult, WritingResult, WritingTask, criterion_keys
 
 if TYPE_CHECKING:
@@ -111,12 +111,12 @@ class BedrockWritingScorer:
         keys = criterion_keys(task.task)
         if analysis.word_count <= rules.TOO_SHORT_WORDS or analysis.english_share < rules.NON_ENGLISH_BELOW:
             # Band 0/1 cases are decided by rule; no model call is needed (or billed).
-            ruled = rules.apply_rules(task, analysis, dict.fromkeys(keys, 0.0), shipped_model().off_topic)
+            ruled = rules.apply_rules(task, analysis, dict.fromkeys(keys, 0.0), shipped_off_topic())
             return build_task_result(task, analysis, ruled)
         response = self._converse(self.request(module, task))
         proposed = parse_response(response, task.task)
         ruled = rules.apply_rules(
-            task, analysis, {k: float(v["band"]) for k, v in proposed.items()}, shipped_model().off_topic
+            task, analysis, {k: float(v["band"]) for k, v in proposed.items()}, shipped_off_topic()
         )
         feedback = {k: str(v["feedback"]) for k, v in proposed.items()}
         return build_task_result(task, analysis, ruled, model_feedback=feedback)

@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ieltsprep.scoring import rules
 from ieltsprep.scoring.features import (
@@ -37,6 +35,9 @@ from ieltsprep.scoring.port import (
     WritingTask,
     criterion_keys,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODEL_RESOURCE = "data/local_model.json"
 # Paragraph counts are left out of the calibrated model on purpose: in the essays CSV most band 8-9 scripts lost
@@ -158,6 +159,8 @@ class Linear:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Linear:
         """Parameters from ``to_json``."""
+        import numpy as np
+
         return cls(
             tuple(data["names"]),
             np.array(data["mean"]),
@@ -180,6 +183,8 @@ class LocalModel:
 
     def overall(self, analysis: Analysis, ngrams: dict[int, float]) -> float:
         """Continuous overall-band estimate."""
+        import numpy as np
+
         if not ngrams:
             return self.features.predict(analysis)
         index = np.fromiter(ngrams.keys(), dtype=np.int64, count=len(ngrams))
@@ -201,6 +206,8 @@ class LocalModel:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LocalModel:
         """Parameters from ``to_json``."""
+        import numpy as np
+
         return cls(
             version=data["version"],
             features=Linear.from_json(data["features"]),
@@ -216,10 +223,21 @@ def _rounded(values: np.ndarray) -> list[float]:
 
 
 @lru_cache(maxsize=1)
+def _shipped_parameters() -> dict[str, Any]:
+    raw = resources.files("ieltsprep.scoring").joinpath(MODEL_RESOURCE).read_text(encoding="utf-8")
+    parameters: dict[str, Any] = json.loads(raw)
+    return parameters
+
+
+@lru_cache(maxsize=1)
 def shipped_model() -> LocalModel:
     """The fitted parameters shipped in the package."""
-    raw = resources.files("ieltsprep.scoring").joinpath(MODEL_RESOURCE).read_text(encoding="utf-8")
-    return LocalModel.from_json(json.loads(raw))
+    return LocalModel.from_json(_shipped_parameters())
+
+
+def shipped_off_topic() -> rules.OffTopicThresholds:
+    """The fitted off-topic thresholds alone (no numpy: the Bedrock engine's rules need only these)."""
+    return rules.OffTopicThresholds(**_shipped_parameters()["off_topic"])
 
 
 def prompt_fingerprint(prompt: str) -> str:
@@ -239,6 +257,8 @@ def _standardise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ngram_matrix(ngrams: Sequence[dict[int, float]], dim: int) -> np.ndarray:
+    import numpy as np
+
     matrix = np.zeros((len(ngrams), dim), dtype=np.float32)
     for i, row in enumerate(ngrams):
         if row:
@@ -256,6 +276,8 @@ def fit_model(
     dim: int = HASH_DIM,
 ) -> LocalModel:
     """Fit the overall ridge (dual form: n-grams + scaled descriptor features) and the criterion sub-models."""
+    import numpy as np
+
     y = np.asarray(bands, dtype=float)
     mu = float(y.mean())
     feats = np.array([a.vector(MODEL_FEATURES) for a in analyses])
@@ -287,6 +309,8 @@ def fit_off_topic(coverage_own: Sequence[float], coverage_other: Sequence[float]
     ``coverage_other`` (answers paired with another prompt) is only reported by the fit script: it shows how many
     truly unrelated answers the threshold catches.
     """
+    import numpy as np
+
     own = np.asarray(coverage_own, dtype=float)
     if not len(own):
         return rules.OffTopicThresholds()
