@@ -115,7 +115,8 @@ def test_whole_speaking_test_over_the_gateway_with_the_local_engine(
         "Thank you. We will stop the test here.",
     )
     summary = json.loads((out / "run.json").read_text())
-    assert summary["audio_seconds"] > 1.5 * summary["wall_seconds"] / 2  # streamed faster than real time
+    # Faster than real time twice over: the time scale shortens the test and the audio is streamed at double speed.
+    assert summary["audio_seconds"] > 1.2 * summary["wall_seconds"]
     heard = " ".join(t["text"] for t in transcript if t["role"] == "candidate")
     sent = summary["answers_sent"]
     assert sent >= 5
