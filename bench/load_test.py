@@ -378,20 +378,24 @@ async def verify_acknowledged(base: str, records: list[UserRecord], *, scoring_s
             # Writes in flight at a crash may have committed unacknowledged: bounds, not equality, in that case.
             if credits > 4 * record.purchases + 4 or credits < 0:
                 problems.append(f"{record.email}: {credits} credits after {record.purchases} acknowledged packs")
+
+            async def fetch(assessment_id: str) -> dict[str, Any] | None:
+                async with http.get(f"{base}/api/assessments/{assessment_id}", headers=headers) as response:
+                    return (await response.json())["assessment"] if response.status == 200 else None
+
             for assessment_id in record.assessments:
-                while True:
-                    async with http.get(f"{base}/api/assessments/{assessment_id}", headers=headers) as response:
-                        if response.status != 200:
-                            problems.append(f"{record.email}: acknowledged assessment {assessment_id} missing")
-                            break
-                        assessment = (await response.json())["assessment"]
-                    submitted = assessment_id in record.submitted
-                    if not submitted or assessment["status"] != "scoring" or time.monotonic() > deadline:
-                        break
+                assessment = await fetch(assessment_id)
+                # Optionally wait for submitted assessments to leave "scoring" (scoring_seconds bounds the wait).
+                while (
+                    assessment is not None
+                    and assessment_id in record.submitted
+                    and assessment["status"] == "scoring"
+                    and time.monotonic() < deadline
+                ):
                     await asyncio.sleep(0.5)
-                else:  # pragma: no cover - the loop always breaks
-                    continue
-                if response.status != 200:
+                    assessment = await fetch(assessment_id)
+                if assessment is None:
+                    problems.append(f"{record.email}: acknowledged assessment {assessment_id} missing")
                     continue
                 answers = assessment.get("answers") or {}
                 for task, text in record.drafts.get(assessment_id, {}).items():
