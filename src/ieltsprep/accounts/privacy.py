@@ -24,7 +24,7 @@ Exporter = Callable[["Container", str], Any]
 Eraser = Callable[["Container", str], None]
 
 # Domains whose ``privacy`` module (when it exists) registers hooks.
-DOMAINS: tuple[str, ...] = ("billing", "assessments", "speaking", "scoring", "content")
+DOMAINS: tuple[str, ...] = ("billing", "assessments", "speaking", "scoring", "content", "edges.ws")
 # Attributes that are secrets or storage plumbing, never exported.
 SECRET_ATTRIBUTES = frozenset({"password_hash", "token_hash", "worker_token", "secret"})
 PLUMBING_ATTRIBUTES = frozenset({"pk", "gsi1pk", "gsi1sk"})

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ws_doubles import Candidate, RecordingConnections, RecordingInvoker
 
+from ieltsprep.accounts.privacy import erase_user
 from ieltsprep.adapters.storage.port import Key, Table
 from ieltsprep.container import Container
 from ieltsprep.edges.ws import relay, tokens
@@ -95,6 +96,12 @@ def test_connect_with_session_token_records_a_candidate_connection_with_ttl(
     assert item is not None
     assert item["user_id"] == candidate.user_id and item["role"] == "candidate"
     assert 7000 < item["expires_at"] - tokens.now_epoch() <= 7200
+
+
+def test_deleting_the_account_erases_its_connection_records(container: Container, candidate: Candidate) -> None:
+    assert connect(container, "c1", candidate.token)["statusCode"] == 200
+    erase_user(container, container.accounts.get_user(candidate.user_id))
+    assert container.store.get(Table.SESSIONS, Key("CONN#c1", "CONN")) is None
 
 
 def connect_with_cookie(container: Container, connection_id: str, token: str, origin: str | None) -> dict[str, Any]:
