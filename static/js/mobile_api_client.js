@@ -6,11 +6,18 @@
 
 export const REGIONS = Object.freeze(['us-east-1', 'eu-west-1', 'ap-southeast-1']);
 
-/** The deployed regional APIs (one stack per region, see serverless.yml); injectable for tests and local runs. */
+/** The deployed regional HTTP APIs (custom domains api-<region>, see serverless.yml); injectable for tests. */
 export const PRODUCTION_BASE_URLS = Object.freeze({
-  'us-east-1': 'https://us-east-1.api.ieltsaiprep.com',
-  'eu-west-1': 'https://eu-west-1.api.ieltsaiprep.com',
-  'ap-southeast-1': 'https://ap-southeast-1.api.ieltsaiprep.com',
+  'us-east-1': 'https://api-us-east-1.ieltsaiprep.com',
+  'eu-west-1': 'https://api-eu-west-1.ieltsaiprep.com',
+  'ap-southeast-1': 'https://api-ap-southeast-1.ieltsaiprep.com',
+});
+
+/** The deployed regional WebSocket APIs (custom domains ws-<region>, mapped at the root). */
+export const PRODUCTION_WS_URLS = Object.freeze({
+  'us-east-1': 'wss://ws-us-east-1.ieltsaiprep.com',
+  'eu-west-1': 'wss://ws-eu-west-1.ieltsaiprep.com',
+  'ap-southeast-1': 'wss://ws-ap-southeast-1.ieltsaiprep.com',
 });
 
 export const ACTION = 'nova-sonic-stream';
@@ -92,11 +99,14 @@ export class ApiClient {
   /**
    * @param {object} options
    * @param {Record<string,string>} [options.baseUrls] region -> base URL (no trailing slash)
+   * @param {Record<string,string>} [options.wsUrls] region -> WebSocket URL (default: `/ws` beside the base URL,
+   *   as the local platform serves it; the production URLs when the production base URLs are used)
    * @param {string} [options.region] the starting region (default: guessed from the time zone)
    * @param {'omit'|'include'|'same-origin'} [options.credentials] 'include' for the web's session cookie
    */
   constructor({
     baseUrls = PRODUCTION_BASE_URLS,
+    wsUrls = baseUrls === PRODUCTION_BASE_URLS ? PRODUCTION_WS_URLS : {},
     region,
     timeZone = deviceTimeZone(),
     fetch: fetchImpl = globalThis.fetch?.bind(globalThis),
@@ -108,6 +118,7 @@ export class ApiClient {
     sleep: sleepImpl = sleep,
   } = {}) {
     this.baseUrls = { ...baseUrls };
+    this.wsUrls = { ...wsUrls };
     this.regions = Object.keys(this.baseUrls);
     if (this.regions.length === 0) throw new Error('ApiClient needs at least one base URL');
     const guess = region || regionForTimeZone(timeZone);
@@ -125,9 +136,9 @@ export class ApiClient {
     return this.baseUrls[this.region];
   }
 
-  /** The WebSocket API of the current region (ws:// or wss:// beside the HTTP base). */
+  /** The WebSocket API of the current region (its own URL, or ws:// / wss:// + /ws beside the HTTP base). */
   get wsUrl() {
-    return this.baseUrl.replace(/^http/, 'ws') + '/ws';
+    return this.wsUrls[this.region] || this.baseUrl.replace(/^http/, 'ws') + '/ws';
   }
 
   get token() {

@@ -79,6 +79,14 @@ describe('region choice', () => {
     assert.equal(regionForTimeZone(undefined), 'us-east-1');
   });
 
+  test('in production each region has its own api-<region> and ws-<region> domains; locally /ws sits beside /api', () => {
+    const production = new ApiClient({ region: 'eu-west-1' });
+    assert.equal(production.baseUrl, 'https://api-eu-west-1.ieltsaiprep.com');
+    assert.equal(production.wsUrl, 'wss://ws-eu-west-1.ieltsaiprep.com');
+    const local = new ApiClient({ baseUrls: { 'us-east-1': 'http://127.0.0.1:8000' } });
+    assert.equal(local.wsUrl, 'ws://127.0.0.1:8000/ws');
+  });
+
   test('the failover order starts at the chosen region and visits every other one once', () => {
     assert.deepEqual(regionOrder('eu-west-1'), ['eu-west-1', 'us-east-1', 'ap-southeast-1']);
     assert.deepEqual(regionOrder('nowhere'), ['us-east-1', 'eu-west-1', 'ap-southeast-1']);
