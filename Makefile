@@ -54,7 +54,7 @@ deploy-check: $(STAMP) node-deps
 build-lambda: $(STAMP)
 	$(BIN)/python -m ieltsprep.deploy.build
 
-test: lint types js unit
+test: lint types js unit deploy-check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

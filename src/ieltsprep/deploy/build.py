@@ -61,6 +61,10 @@ def _prune(target: Path) -> None:
     for document in target.glob("googleapiclient/discovery_cache/documents/*.json"):
         if not document.name.startswith("androidpublisher."):
             document.unlink()
+    # pyspellchecker ships dictionaries of a dozen languages: the scorer reads the English one.
+    for dictionary in target.glob("spellchecker/resources/*.json.gz"):
+        if dictionary.name != "en.json.gz":
+            dictionary.unlink()
     # boto3/botocore come from the runtime (a dependency may have pulled them in).
     for name in ("boto3", "botocore", "s3transfer"):
         shutil.rmtree(target / name, ignore_errors=True)
