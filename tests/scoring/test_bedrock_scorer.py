@@ -196,4 +196,4 @@ def test_build_from_settings_uses_the_configured_model(settings: Any) -> None:
     scorer = build_writing_scorer(settings.model_copy(update={"writing_engine": "bedrock"}))
     assert isinstance(scorer, BedrockWritingScorer)
     assert scorer.model_id == "amazon.nova-lite-v1:0"
-    assert scorer.client.meta.config.read_timeout == 60
+    assert scorer.caller.client.meta.config.read_timeout == 60

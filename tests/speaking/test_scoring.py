@@ -88,7 +88,9 @@ def test_overall_band_rounds_to_nearest_half_upwards(bands: list[int], expected:
 
 def _bedrock() -> tuple[BedrockSpeakingScorer, Stubber]:
     client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    return BedrockSpeakingScorer(client, "amazon.nova-lite-v1:0"), Stubber(client)
+    return BedrockSpeakingScorer(client, "amazon.nova-lite-v1:0", max_attempts=2, sleep=lambda _s: None), Stubber(
+        client
+    )
 
 
 def _tool_response(tool_input: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +137,8 @@ def test_bedrock_answer_out_of_schema_fails_retryably() -> None:
 def test_bedrock_throttling_is_retryable_and_access_denied_is_not() -> None:
     scorer, stubber = _bedrock()
     turns = _test(FLUENT, 280, 60, 0.93, repeats=1)
-    stubber.add_client_error("converse", "ThrottlingException", "slow down", 429)
+    for _ in range(2):  # retried once, then given up as retryable
+        stubber.add_client_error("converse", "ThrottlingException", "slow down", 429)
     stubber.add_client_error("converse", "AccessDeniedException", "no", 403)
     with stubber:
         with pytest.raises(ScoringFailed) as first:

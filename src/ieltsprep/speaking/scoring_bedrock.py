@@ -8,11 +8,13 @@ when a tool is forced (nova_sonic.md section 12); the answer is still validated 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ieltsprep.adapters.bedrock.converse import MAX_ATTEMPTS, ForcedToolCaller, forced_tool_request, runtime_client
 from ieltsprep.scoring.port import ScoringFailed
 from ieltsprep.speaking.scoring import CRITERIA, CriterionResult, SpeakingResult, measure, result_from
 from ieltsprep.speaking.sessions import Turn
@@ -23,9 +25,8 @@ if TYPE_CHECKING:
     from ieltsprep.settings import Settings
 
 TOOL_NAME = "record_speaking_scores"
-RETRYABLE_CODES = frozenset(
-    {"ThrottlingException", "ServiceUnavailableException", "InternalServerException", "ModelTimeoutException"}
-)
+# A whole test's transcript is longer than an essay: allow the model more time per call.
+READ_TIMEOUT_SECONDS = 120
 SYSTEM_PROMPT = (
     "You are an experienced IELTS Speaking examiner. Rate the candidate's performance in the transcript against "
     "the public IELTS Speaking band descriptors: Fluency and Coherence, Lexical Resource, Grammatical Range and "
@@ -58,22 +59,21 @@ class BedrockSpeakingScorer:
 
     engine = "bedrock"
 
-    def __init__(self, client: BedrockRuntimeClient, model_id: str) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: BedrockRuntimeClient,
+        model_id: str,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._caller = ForcedToolCaller(client, max_attempts=max_attempts, sleep=sleep)
         self._model_id = model_id
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BedrockSpeakingScorer:
-        """A scorer with a boto3 client for the configured region and model."""
-        import boto3
-        from botocore.config import Config
-
-        client = boto3.client(
-            "bedrock-runtime",
-            region_name=settings.bedrock_region or settings.region,
-            config=Config(read_timeout=120, retries={"max_attempts": 3, "mode": "adaptive"}),
-        )
-        return cls(client, settings.bedrock_writing_model_id)
+        """A scorer with a bounded bedrock-runtime client for the configured region and model."""
+        return cls(runtime_client(settings, read_timeout=READ_TIMEOUT_SECONDS), settings.bedrock_writing_model_id)
 
     def request(self, turns: Sequence[Turn]) -> dict[str, Any]:
         """The Converse request for ``turns`` (public so that tests can pin it)."""
@@ -83,51 +83,22 @@ class BedrockSpeakingScorer:
             "Measured features of the candidate's speech (JSON):\n"
             f"{json.dumps(metrics, sort_keys=True)}\n\nTranscript:\n" + "\n".join(lines)
         )
-        return {
-            "modelId": self._model_id,
-            "system": [{"text": SYSTEM_PROMPT}],
-            "messages": [{"role": "user", "content": [{"text": user}]}],
-            "inferenceConfig": {"maxTokens": 1500, "temperature": 0.0},
-            "toolConfig": {
-                "tools": [
-                    {
-                        "toolSpec": {
-                            "name": TOOL_NAME,
-                            "description": "Record the four IELTS Speaking criterion bands with feedback.",
-                            "inputSchema": {"json": TOOL_SCHEMA},
-                        }
-                    }
-                ],
-                "toolChoice": {"tool": {"name": TOOL_NAME}},
-            },
-        }
+        return forced_tool_request(
+            self._model_id,
+            system=SYSTEM_PROMPT,
+            user=user,
+            tool_name=TOOL_NAME,
+            description="Record the four IELTS Speaking criterion bands with feedback.",
+            schema=TOOL_SCHEMA,
+        )
 
     def score(self, turns: Sequence[Turn]) -> SpeakingResult:
         """Ask the model for the four criteria; raises ScoringFailed on errors or an answer out of schema."""
         if not any(t.role == "candidate" and t.text.strip() for t in turns):
             raise ScoringFailed("the candidate said nothing that could be scored", retryable=False)
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self._client.converse(**self.request(turns))
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            raise ScoringFailed(f"Bedrock refused the request: {code}", retryable=code in RETRYABLE_CODES) from exc
-        except BotoCoreError as exc:
-            raise ScoringFailed(f"Bedrock could not be reached: {exc}", retryable=True) from exc
-        tool_input = _tool_input(response)
+        tool_input = self._caller.call(self.request(turns))
         try:
             criteria = {key: CriterionResult.model_validate(tool_input[key]) for key in CRITERIA}
         except (KeyError, TypeError, ValidationError) as exc:
             raise ScoringFailed("the model's scores did not match the schema", retryable=True) from exc
         return result_from(criteria, measure(turns), turns, engine="bedrock", version=self._model_id)
-
-
-def _tool_input(response: Any) -> dict[str, Any]:
-    for block in response.get("output", {}).get("message", {}).get("content", []):
-        use = block.get("toolUse") if isinstance(block, dict) else None
-        if use and use.get("name") == TOOL_NAME and isinstance(use.get("input"), dict):
-            return dict(use["input"])
-    raise ScoringFailed(
-        f"the model did not call {TOOL_NAME} (stop reason {response.get('stopReason')})", retryable=True
-    )
