@@ -10,11 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ieltsprep.assessments.limits import MAX_ANSWER_CHARS as MAX_ANSWER_CHARS  # re-exported
+
 # --- assessments --------------------------------------------------------------------------------------------------
 Status = Literal["in_progress", "scoring", "scored", "failed"]
 WRITING_MODULES: tuple[str, ...] = ("academic_writing", "general_writing")
 SPEAKING_MODULES: tuple[str, ...] = ("academic_speaking", "general_speaking")
-MAX_ANSWER_CHARS = 20_000
 TASK_LIMITS: dict[int, tuple[int, int]] = {1: (150, 20), 2: (250, 40)}  # task -> (min_words, minutes)
 
 # Wording of the instructions is ours; the data files carry only what differs between items.

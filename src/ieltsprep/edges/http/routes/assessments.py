@@ -9,8 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from ieltsprep.assessments.models import MAX_ANSWER_CHARS
-from ieltsprep.assessments.service import public
+from ieltsprep.assessments.limits import MAX_ANSWER_CHARS
 from ieltsprep.edges.http.auth import current_user
 from ieltsprep.edges.http.context import container_of
 from ieltsprep.edges.http.routes.accounts import ErrorBody, ErrorDetail
@@ -115,6 +114,14 @@ def _documented(ok: dict[int, tuple[str, type[BaseModel]]], errors: dict[int, st
     return responses
 
 
+def _public(item: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
+    # Imported on first use: the service pulls the question bank, charts and domain models, which the cold start
+    # of every other route (health first) does not need.
+    from ieltsprep.assessments.service import public
+
+    return public(item, summary=summary)
+
+
 def _json(status: int, payload: dict[str, Any]) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(payload))
 
@@ -130,7 +137,7 @@ def create_assessment(body: CreateAssessmentRequest) -> Response[str]:
     """Start an assessment of a module, using one credit (402 no_credits without one)."""
     user = current_user(router)
     item = container_of(router).assessments.create(user.id, body.module)
-    return _json(201, {"assessment": public(item)})
+    return _json(201, {"assessment": _public(item)})
 
 
 # The read routes answer with a ready JSON body: returning the dict would make Powertools walk every nested value
@@ -140,7 +147,7 @@ def list_assessments() -> Response[str]:
     """The caller's assessments, newest first (chart drawings and draft texts left out)."""
     user = current_user(router)
     items = container_of(router).assessments.list(user.id)
-    return _json(200, {"assessments": [public(item, summary=True) for item in items]})
+    return _json(200, {"assessments": [_public(item, summary=True) for item in items]})
 
 
 @router.get(
@@ -150,7 +157,7 @@ def list_assessments() -> Response[str]:
 def get_assessment(assessment_id: str) -> Response[str]:
     """One of the caller's assessments, with drafts and result; 404 for anyone else's."""
     user = current_user(router)
-    return _json(200, {"assessment": public(container_of(router).assessments.get(user.id, assessment_id))})
+    return _json(200, {"assessment": _public(container_of(router).assessments.get(user.id, assessment_id))})
 
 
 @router.put(
@@ -187,4 +194,4 @@ def submit_assessment(assessment_id: str) -> Response[str]:
     """Hand the answers in: 202 while scoring runs in the background, 200 when the result is already there."""
     user = current_user(router)
     item, finished = container_of(router).assessments.submit(user.id, assessment_id)
-    return _json(200 if finished else 202, {"assessment": public(item)})
+    return _json(200 if finished else 202, {"assessment": _public(item)})

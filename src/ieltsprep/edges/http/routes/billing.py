@@ -16,7 +16,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from ieltsprep.adapters.stores import StoreRejected, StoreUnavailable
 from ieltsprep.billing.catalogue import PRODUCTS
-from ieltsprep.billing.purchases import failure
 from ieltsprep.edges.http.auth import current_user
 from ieltsprep.edges.http.context import container_of
 from ieltsprep.errors import AppError, ServiceUnavailable, Unauthorized, ValidationFailed
@@ -32,6 +31,13 @@ def _json_body() -> object:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+def _failure(message: str) -> dict[str, Any]:
+    # Imported on first use: the purchases module is not needed by the cold start of the other routes.
+    from ieltsprep.billing.purchases import failure
+
+    return failure(message)
 
 
 def _ok(payload: dict[str, Any]) -> Response[str]:
@@ -56,10 +62,10 @@ def verify_purchase() -> Response[str]:
     try:
         user = current_user(router)
     except Unauthorized as exc:
-        return _ok({**failure(f"sign in first: {exc.message}"), "status": 401})
+        return _ok({**_failure(f"sign in first: {exc.message}"), "status": 401})
     body = _json_body()
     if body is None:
-        return _ok(failure("the body must be JSON"))
+        return _ok(_failure("the body must be JSON"))
     return _ok(container_of(router).purchases.verify(user, body))
 
 
