@@ -254,7 +254,7 @@ class Benchmark:
 BENCHMARKS = [
     Benchmark(
         "bench_http",
-        ["--requests", "500", "--init-runs", "5"],
+        ["--requests", "500", "--init-runs", "3"],
         ["--requests", "100", "--init-runs", "3"],
         parse_http,
         240,
@@ -263,7 +263,7 @@ BENCHMARKS = [
     Benchmark("bench_gateway", ["--seconds", "10"], ["--seconds", "3"], parse_gateway, 120),
     Benchmark(
         "load_test",
-        ["--users", "300", "--seconds", "150", "--hold-websockets", "1000", "--json"],
+        ["--users", "200", "--seconds", "120", "--hold-websockets", "1000", "--json"],
         ["--users", "60", "--seconds", "60", "--hold-websockets", "200", "--json"],
         parse_load,
         330,
@@ -273,11 +273,11 @@ BENCHMARKS = [
     ),
     Benchmark("bench_billing", ["--count", "100"], ["--count", "30"], parse_store, 180),
     Benchmark("bench_writing_scorer", ["--limit", "200"], ["--limit", "40"], parse_writing, 180),
-    Benchmark("bench_speech", ["--turns", "4"], ["--turns", "2"], parse_speech, 300),
+    Benchmark("bench_speech", ["--turns", "3"], ["--turns", "2"], parse_speech, 300),
     # Streams the candidate at 2x real time: the latency figure is the same (end of answer to examiner audio, with
     # endpointing), the session takes half the wall time. ``python bench/bench_speaking_turns.py`` runs it live.
     Benchmark("bench_speaking_turns", ["--speed", "2.0"], ["--speed", "4.0"], parse_turns, 480),
-    Benchmark("bench_cold_start", ["--runs", "3"], ["--runs", "1"], parse_cold_start, 300),
+    Benchmark("bench_cold_start", ["--runs", "3"], ["--runs", "1"], parse_cold_start, 420),
 ]
 
 
