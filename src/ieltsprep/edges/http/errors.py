@@ -13,21 +13,21 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from pydantic import BaseModel
 
+from ieltsprep.edges.http.schema import ApiModel
 from ieltsprep.errors import AppError, RateLimited
 
 log = logging.getLogger(__name__)
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ApiModel):
     """The inside of every error body."""
 
     code: str
     message: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     """Every 4xx/5xx body: ``{"error": {"code", "message"}}``."""
 
     error: ErrorDetail

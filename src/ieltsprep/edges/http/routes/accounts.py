@@ -18,11 +18,12 @@ from ieltsprep.edges.http.auth import cleared_cookie, current_user, request_toke
 from ieltsprep.edges.http.context import container_of
 from ieltsprep.edges.http.errors import ErrorBody
 from ieltsprep.edges.http.errors import ErrorDetail as ErrorDetail  # re-exported: other routes import it from here
+from ieltsprep.edges.http.schema import ApiModel
 
 router = APIGatewayHttpRouter()
 
 
-class Consent(BaseModel):
+class Consent(ApiModel):
     """What the candidate agreed to at registration."""
 
     model_config = ConfigDict(extra="forbid")
@@ -31,7 +32,7 @@ class Consent(BaseModel):
     marketing: bool = False
 
 
-class RegisterRequest(BaseModel):
+class RegisterRequest(ApiModel):
     """POST /api/auth/register."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +41,7 @@ class RegisterRequest(BaseModel):
     consent: Consent
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(ApiModel):
     """POST /api/auth/login."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,21 +49,21 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
-class DeleteAccountRequest(BaseModel):
+class DeleteAccountRequest(ApiModel):
     """DELETE /api/me: the password again, so a stolen session cannot delete the account."""
 
     model_config = ConfigDict(extra="forbid")
     password: str = Field(min_length=1, max_length=MAX_LENGTH)
 
 
-class UserRef(BaseModel):
+class UserRef(ApiModel):
     """The short form of a user in responses."""
 
     id: str
     email: str
 
 
-class ConsentRecord(BaseModel):
+class ConsentRecord(ApiModel):
     """One consent as recorded."""
 
     accepted: bool
@@ -78,13 +79,13 @@ class Profile(UserRef):
     consents: dict[str, ConsentRecord]
 
 
-class RegisterResponse(BaseModel):
+class RegisterResponse(ApiModel):
     """201 of POST /api/auth/register."""
 
     user: UserRef
 
 
-class LoginResponse(BaseModel):
+class LoginResponse(ApiModel):
     """200 of POST /api/auth/login (the same token is also set as the HttpOnly session cookie)."""
 
     token: str
@@ -92,7 +93,7 @@ class LoginResponse(BaseModel):
     user: UserRef
 
 
-class MeResponse(BaseModel):
+class MeResponse(ApiModel):
     """200 of GET /api/me."""
 
     user: Profile

@@ -13,26 +13,27 @@ from ieltsprep.assessments.limits import MAX_ANSWER_CHARS
 from ieltsprep.edges.http.auth import current_user
 from ieltsprep.edges.http.context import container_of
 from ieltsprep.edges.http.routes.accounts import ErrorBody, ErrorDetail
+from ieltsprep.edges.http.schema import ApiModel
 from ieltsprep.errors import ValidationFailed
 
 router = APIGatewayHttpRouter()
 
 
-class CreateAssessmentRequest(BaseModel):
+class CreateAssessmentRequest(ApiModel):
     """POST /api/assessments."""
 
     model_config = ConfigDict(extra="forbid")
     module: str = Field(min_length=1, max_length=40)
 
 
-class AnswerRequest(BaseModel):
+class AnswerRequest(ApiModel):
     """PUT /api/assessments/{id}/answers/{task}: the whole current draft of one task."""
 
     model_config = ConfigDict(extra="forbid")
     text: str = Field(max_length=MAX_ANSWER_CHARS)
 
 
-class ChartOut(BaseModel):
+class ChartOut(ApiModel):
     """The visual of an Academic Task 1: its data and the platform's SVG drawing (left out of lists)."""
 
     type: Literal["line", "bar", "pie", "table", "process", "map"]
@@ -41,7 +42,7 @@ class ChartOut(BaseModel):
     svg: str | None = None
 
 
-class TaskOut(BaseModel):
+class TaskOut(ApiModel):
     """One writing task as the candidate sees it."""
 
     task: Literal[1, 2]
@@ -57,7 +58,7 @@ class TaskOut(BaseModel):
     type: str | None = Field(None, description="Task 2 question type")
 
 
-class AnswerOut(BaseModel):
+class AnswerOut(ApiModel):
     """The saved draft of one task (``text`` is left out of lists)."""
 
     text: str | None = None
@@ -65,7 +66,7 @@ class AnswerOut(BaseModel):
     updated_at: str
 
 
-class AssessmentOut(BaseModel):
+class AssessmentOut(ApiModel):
     """The API.md assessment object."""
 
     id: str
@@ -82,19 +83,19 @@ class AssessmentOut(BaseModel):
     error: ErrorDetail | None = Field(None, description="why scoring failed (the credit was returned)")
 
 
-class AssessmentResponse(BaseModel):
+class AssessmentResponse(ApiModel):
     """One assessment."""
 
     assessment: AssessmentOut
 
 
-class AssessmentListResponse(BaseModel):
+class AssessmentListResponse(ApiModel):
     """The caller's assessments, newest first."""
 
     assessments: list[AssessmentOut]
 
 
-class SavedAnswerResponse(BaseModel):
+class SavedAnswerResponse(ApiModel):
     """200 of PUT .../answers/{task}."""
 
     assessment_id: str

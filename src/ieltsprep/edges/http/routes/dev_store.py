@@ -11,10 +11,11 @@ from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ieltsprep.container import Container
 from ieltsprep.edges.http.context import container_of
+from ieltsprep.edges.http.schema import ApiModel
 from ieltsprep.errors import NotFound
 
 router = APIGatewayHttpRouter()
@@ -23,7 +24,7 @@ _PRODUCT_ID = r"^[A-Za-z0-9._-]{1,200}$"
 _NOTIFICATION_TYPES = Literal["REFUND", "REFUND_REVERSED", "REFUND_DECLINED", "CONSUMPTION_REQUEST", "TEST"]
 
 
-class TestTransactionRequest(BaseModel):
+class TestTransactionRequest(ApiModel):
     """POST /api/dev/test-store/transactions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +36,7 @@ class TestTransactionRequest(BaseModel):
     google_state: Literal["purchased", "cancelled", "pending"] = "purchased"
 
 
-class TestNotificationRequest(BaseModel):
+class TestNotificationRequest(ApiModel):
     """POST /api/dev/test-store/notifications."""
 
     model_config = ConfigDict(extra="forbid")
