@@ -153,3 +153,42 @@ def test_a_revoked_or_forged_token_is_anonymous(api: Api, victim: dict[str, str]
             assert reply.status == 401, (token, method, template, reply.status)
             assert _leaks(reply.text, victim) == []
     _victim_untouched(api, victim)
+
+
+def test_another_user_cannot_start_or_feed_the_owners_speaking_test_over_the_websocket(
+    live_server: Any, container: Container, api: Api
+) -> None:
+    import asyncio
+
+    import aiohttp
+
+    owner = api.signed_up(VICTIM)
+    owner_id = api.call("GET", "/api/me", token=owner).json["user"]["id"]
+    ledger.grant(container.store, owner_id, "academic_speaking", 1, source="operator", idempotency_key="ws-matrix")
+    made = api.call("POST", "/api/assessments", {"module": "academic_speaking"}, token=owner)
+    assert made.status == 201, made.text
+    assessment_id = made.json["assessment"]["id"]
+    attacker = api.signed_up(ATTACKER)
+    started: list[Any] = []
+    container.invoker.invoke_async = lambda target, payload: started.append(payload)  # type: ignore[method-assign]
+
+    async def attack() -> list[dict[str, Any]]:
+        replies = []
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"{live_server.ws_url}?token={attacker}") as ws:
+            for frame in ({"type": "start", "assessment_id": assessment_id},
+                          {"type": "audio", "seq": 0, "data": "AAAAAA=="}, {"type": "stop"}):  # fmt: skip
+                await ws.send_str(json.dumps({"action": "nova-sonic-stream", **frame}))
+                replies.append(json.loads((await ws.receive(timeout=30)).data))
+        return replies
+
+    replies = asyncio.run(attack())
+    # The owner's assessment looks missing, and with no session of their own the attacker's audio goes nowhere.
+    assert [(r["type"], r["code"]) for r in replies] == [
+        ("error", "assessment_not_found"),
+        ("error", "not_started"),
+        ("error", "not_started"),
+    ], replies
+    assert all(assessment_id not in json.dumps(r) for r in replies)
+    assert started == []  # no speaking worker was started for the owner's test
+    mine = api.call("GET", f"/api/assessments/{assessment_id}", token=owner).json["assessment"]
+    assert mine["status"] == "in_progress"
