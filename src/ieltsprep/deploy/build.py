@@ -42,13 +42,32 @@ EXCLUDED_CODE = (
 # Files in dependencies that a function never reads.
 PRUNED_SUFFIXES = (".pyc", ".pyi", ".c", ".h", ".pxd", ".pyx")
 PRUNED_DIRS = ("__pycache__", "tests", "test", "testing")
+# Requirement lines marked so need the Lambda runtime's Python 3.12: kept for the arm64 build, dropped when a package
+# is staged for this machine's Python (pip evaluates environment markers against the running interpreter, not
+# against --python-version, so a marker cannot express this).
+LAMBDA_ONLY = "# lambda-only"
+# Modules a package must hold, or the function cannot do its job on AWS.
+REQUIRED_MODULES: dict[str, tuple[str, ...]] = {"speakingWorker": ("aws_sdk_bedrock_runtime", "awscrt")}
 
 
 def _install(function: str, target: Path, *, native: bool = False) -> None:
     requirements = ROOT / "deploy" / "requirements" / f"{function}.txt"
+    lines = requirements.read_text().splitlines()
+    if native:
+        lines = [line for line in lines if LAMBDA_ONLY not in line]
+    # Included files are named relative to the requirement file; the staged copy lives elsewhere.
+    lines = [f"-r {requirements.parent / line[3:].strip()}" if line.startswith("-r ") else line for line in lines]
+    staged = target.parent / f".{function}-requirements.txt"
+    staged.write_text("\n".join(lines) + "\n")
     command = [sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--target", str(target)]
     platform = () if native else PLATFORM_ARGS
-    subprocess.run([*command, *platform, "-r", str(requirements)], check=True, cwd=requirements.parent)
+    try:
+        subprocess.run([*command, *platform, "-r", str(staged)], check=True, cwd=requirements.parent)
+    finally:
+        staged.unlink()
+    missing = [m for m in REQUIRED_MODULES.get(function, ()) if not native and not (target / m).exists()]
+    if missing:
+        raise SystemExit(f"the {function} package lacks {', '.join(missing)}")
 
 
 def _prune(target: Path) -> None:
