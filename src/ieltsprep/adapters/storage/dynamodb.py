@@ -40,8 +40,9 @@ from ieltsprep.adapters.storage.port import (
     StoreError,
     Table,
     Update,
+    apply_update,
+    check_condition,
 )
-from ieltsprep.adapters.storage.sqlite import apply_update, check_condition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -118,6 +118,40 @@ class Check:
 Operation = Put | Update | Delete | Check
 
 
+def check_condition(current: Item | None, condition: Condition | None) -> bool:
+    """Whether ``condition`` holds for ``current`` (None = no item): the semantics every adapter honours."""
+    if condition is None:
+        return True
+    if condition.exists is True and current is None:
+        return False
+    if condition.exists is False and current is not None:
+        return False
+    for name, value in condition.equals.items():
+        if current is None or name not in current or current[name] != value:
+            return False
+    for name, minimum in condition.at_least.items():
+        if current is None or not isinstance(current.get(name), int | float) or current[name] < minimum:
+            return False
+    for name, value in condition.not_equals.items():
+        if current is not None and name in current and current[name] == value:
+            return False
+    return True
+
+
+def apply_update(current: Item | None, op: Update) -> Item:
+    """The item that results from applying ``op`` to ``current``."""
+    item: Item = dict(current) if current is not None else {"pk": op.key.pk, "sk": op.key.sk}
+    item.update(op.set)
+    for name, delta in op.add.items():
+        base = item.get(name, 0)
+        if not isinstance(base, int | float) or isinstance(base, bool):
+            raise StoreError(f"cannot add to non-numeric attribute {name!r}")
+        item[name] = base + delta
+    for name in op.remove:
+        item.pop(name, None)
+    return item
+
+
 class Store(Protocol):
     """The item store every domain repository is written against."""
 

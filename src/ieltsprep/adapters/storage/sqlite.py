@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ieltsprep.adapters.storage.port import (
-    Condition,
     ConditionFailed,
     Delete,
     Item,
@@ -26,6 +25,8 @@ from ieltsprep.adapters.storage.port import (
     StoreError,
     Table,
     Update,
+    apply_update,
+    check_condition,
 )
 
 # Each entry migrates the schema from version i to i + 1; append, never edit.
@@ -57,40 +58,6 @@ def _live(item: Item | None, now: int) -> Item | None:
     expires = item.get("expires_at")
     if isinstance(expires, int | float) and expires <= now:
         return None
-    return item
-
-
-def check_condition(current: Item | None, condition: Condition | None) -> bool:
-    """Whether ``condition`` holds for ``current`` (None = no item); shared by adapters evaluating in Python."""
-    if condition is None:
-        return True
-    if condition.exists is True and current is None:
-        return False
-    if condition.exists is False and current is not None:
-        return False
-    for name, value in condition.equals.items():
-        if current is None or name not in current or current[name] != value:
-            return False
-    for name, minimum in condition.at_least.items():
-        if current is None or not isinstance(current.get(name), int | float) or current[name] < minimum:
-            return False
-    for name, value in condition.not_equals.items():
-        if current is not None and name in current and current[name] == value:
-            return False
-    return True
-
-
-def apply_update(current: Item | None, op: Update) -> Item:
-    """The item that results from applying ``op`` to ``current``."""
-    item: Item = dict(current) if current is not None else {"pk": op.key.pk, "sk": op.key.sk}
-    item.update(op.set)
-    for name, delta in op.add.items():
-        base = item.get(name, 0)
-        if not isinstance(base, int | float) or isinstance(base, bool):
-            raise StoreError(f"cannot add to non-numeric attribute {name!r}")
-        item[name] = base + delta
-    for name in op.remove:
-        item.pop(name, None)
     return item
 
 
