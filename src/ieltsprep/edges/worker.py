@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
-CLOSING_LINE_TIMEOUT = 20.0  # wait this long for the closing line's audio before scoring anyway
+CLOSING_LINE_TIMEOUT = 20.0  # wait this long for the closing line's audio (and the last words) before scoring anyway
 RECONNECT_WAIT_SECONDS = 120.0  # a candidate who dropped has this long to come back to this worker
 HANDOVER_SECONDS = 30.0  # hand the test over to a new worker this long before the Lambda timeout
 RESTART_MESSAGE = {
@@ -155,6 +155,8 @@ class SpeakingWorker:
         self.candidate_gone = False
         self.finish_reason: str | None = None
         self.closing_spoken = asyncio.Event()
+        self.transcripts_stored = asyncio.Event()  # no candidate turn is waiting for its words
+        self.transcripts_stored.set()
         self.stopped = asyncio.Event()
         self.speech: SpeechSession | None = None
         self.build: InputEvents | None = None
@@ -347,6 +349,10 @@ class SpeakingWorker:
                     self.closing_spoken.set()
             elif isinstance(action, Finish):
                 await self._begin_finish(action.reason)
+        if self.controller is not None and self.controller.transcripts_pending:
+            self.transcripts_stored.clear()
+        else:
+            self.transcripts_stored.set()
 
     def _store_turn(self, index: int, turn: Turn) -> None:
         self.sessions.append_turn(self.payload.user_id, self.payload.assessment_id, index, turn)
@@ -360,8 +366,13 @@ class SpeakingWorker:
             return
 
         async def after_closing_line() -> None:
+            # Maya may close the test the moment the last answer ends: its words are still on their way to the store.
+            async def settled() -> None:
+                await self.closing_spoken.wait()
+                await self.transcripts_stored.wait()
+
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closing_spoken.wait(), CLOSING_LINE_TIMEOUT)
+                await asyncio.wait_for(settled(), CLOSING_LINE_TIMEOUT)
             self.stopped.set()
 
         asyncio.get_running_loop().create_task(after_closing_line())

@@ -9,6 +9,13 @@ It is a plain state machine fed with three kinds of input, so it can be tested w
 Each call returns ``Action``s for the worker to carry out: messages to the candidate (API.md), a line for Maya to
 speak (the engine is told it verbatim), transcript turns and state to store, and the end of the test.
 
+Latency: when the engine says the candidate's turn has ended before it has their words (``UserTurnEnded``, the local
+engine's endpointer), Maya's next line is chosen at once: the next question needs no words, and whether a Part 1 or
+Part 3 answer was short enough for a follow-up is judged from how long the candidate spoke. The turn's place in the
+transcript is reserved then, and its words are stored in that place when they arrive. Only where the words decide
+(a turn too short to tell a cough from a word, or an answer whose length is between short and full) does the
+controller wait for them. Engines that send their words at once (Nova Sonic) go the same way, words first.
+
 Flow (ielts_scoring.md 3.3): greeting and identity check; Part 1, four to five minutes over two or three familiar
 topics; Part 2, instructions and the cue card, one minute of preparation, one to two minutes of talk (stopped at two
 minutes), a rounding-off question; Part 3, four to five minutes of discussion linked to the cue card; closing.
@@ -33,6 +40,7 @@ from ieltsprep.speaking.protocol import (
     OutputTracker,
     TurnEvent,
     UserTranscript,
+    UserTurnEnded,
 )
 from ieltsprep.speaking.script import EXAMINER_NAME
 from ieltsprep.speaking.sessions import Turn
@@ -52,6 +60,12 @@ SILENCE_PROMPT_SECONDS = 6.0
 SILENCE_MOVE_ON_SECONDS = 12.0
 TALK_PAUSE_SECONDS = 3.0
 SHORT_ANSWER_WORDS = 5
+# The same judgement from the endpointer's measure of voice, for choosing the next line before the words are known.
+# Measured on espeak-ng answers at 110-150 words a minute: about 250-430 ms of voice per word, so fewer than 1.2 s is
+# under five words, more than 1.8 s is over five. Under 0.6 s it may be a cough or an "um": wait for the words.
+EARLY_MIN_VOICED_MS = 600
+SHORT_ANSWER_VOICED_MS = 1200
+FULL_ANSWER_VOICED_MS = 1800
 # Timers wait until the engine has produced all of Maya's line (a busy engine may take a while to synthesise it); if
 # the audio stops coming, they start this long after the last of it.
 AUDIO_WAIT_SECONDS = 20.0
@@ -170,6 +184,15 @@ class Finish:
     reason: str
 
 
+@dataclass
+class _PendingTurn:
+    """A candidate turn the endpointer has ended and whose words are still being recognised."""
+
+    index: int
+    part: int
+    answered: bool  # the next line has already been chosen: the words only need storing
+
+
 Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
 
 
@@ -210,6 +233,8 @@ class Controller:
         self._last_audio_at = 0.0
         self._line_text: str | None = None  # the line being produced, until all of its audio has been
         self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
+        self._pending: list[_PendingTurn] = []  # ended candidate turns awaiting their words, oldest first
+        self._candidate_line_shown = False  # the client has a candidate line in progress to fill in
 
     # --- the script ----------------------------------------------------------------------------------------------
     @property
@@ -340,10 +365,18 @@ class Controller:
         return controller
 
     # --- engine events -------------------------------------------------------------------------------------------
+    @property
+    def transcripts_pending(self) -> bool:
+        """True while a candidate turn has ended and its words have not arrived yet (they must be stored)."""
+        return bool(self._pending)
+
     def _on_turn_event(self, event: TurnEvent) -> list[Action]:
+        if isinstance(event, UserTurnEnded):
+            return self._on_candidate_turn_end(event)
         if isinstance(event, UserTranscript):
             if event.stage == "FINAL":
                 return self._on_candidate_final(event.text, event.asr)
+            self._candidate_line_shown = True
             return [ToClient({"type": "transcript", "role": "candidate", "text": event.text, "final": False})]
         if isinstance(event, AssistantAudio):
             return self._on_examiner_audio(event.pcm, event.sample_rate)
@@ -389,7 +422,53 @@ class Controller:
         return actions
 
     # --- candidate turns -----------------------------------------------------------------------------------------
+    def _on_candidate_turn_end(self, ended: UserTurnEnded) -> list[Action]:
+        # The transcript keeps the order things were said in: this turn's place comes before Maya's next line.
+        pending = _PendingTurn(self.turn_index, self.part, answered=False)
+        self._pending.append(pending)
+        self.turn_index += 1
+        actions: list[Action] = []
+        if not self._candidate_line_shown:
+            # The live transcript shows the candidate's line in its place; the words fill it in when they arrive.
+            actions.append(ToClient({"type": "transcript", "role": "candidate", "text": "…", "final": False}))
+            self._candidate_line_shown = True
+        if self.finished:
+            return actions
+        self._heard(ended.end_ms)
+        if self.stage in ("talk", "prep", "part2_card") or not self.awaiting_answer:
+            return actions  # the long turn, thinking aloud, talk between questions: the words decide nothing
+        voiced = ended.voiced_ms
+        follow_up_possible = self.stage in ("part1", "part3") and not self.followed_up
+        if voiced < EARLY_MIN_VOICED_MS:
+            return actions  # a cough or an "um" looks like this too: the words decide
+        if follow_up_possible and SHORT_ANSWER_VOICED_MS <= voiced < FULL_ANSWER_VOICED_MS:
+            return actions  # about five words: count them
+        pending.answered = True
+        return actions + self._answered(short=follow_up_possible and voiced < SHORT_ANSWER_VOICED_MS)
+
+    def _heard(self, end_ms: int | None) -> None:
+        """The candidate spoke until ``end_ms`` (engine time), or until now when the engine does not say."""
+        self.heard_since_line = True
+        if end_ms is None:
+            self.last_voice_at = self.clock.now
+        else:
+            voice_end = end_ms / 1000 + self.clock.offset_seconds
+            self.last_voice_at = max(self.last_voice_at, min(voice_end, self.clock.now))
+
+    def _answered(self, *, short: bool) -> list[Action]:
+        """The candidate answered the question Maya asked: a follow-up for a short answer, else what comes next."""
+        self.awaiting_answer = False
+        if short:
+            self.followed_up = True
+            follow_up = FOLLOW_UPS[(self.topic_index + self.question_index) % len(FOLLOW_UPS)]
+            return self._ask(follow_up, keep_question=True)
+        self.answered_in_part += 1
+        return self._next_after_answer()
+
     def _on_candidate_final(self, text: str, asr: AsrDetails | None) -> list[Action]:
+        pending = self._pending.pop(0) if self._pending else None
+        if not text:
+            return []  # the turn was noise (no words): nothing to store, nothing to answer
         now_ms = int(self.clock.now * 1000)
         # Recogniser times count from the engine session's start; a resumed test started earlier.
         offset = int(self.clock.offset_seconds * 1000)
@@ -405,29 +484,28 @@ class Controller:
         start_ms = asr.start_ms + offset if asr else now_ms
         end_ms = asr.end_ms + offset if asr else now_ms
         confidence = _confidence(asr, words)
-        turn = Turn("candidate", self.part, text, start_ms, end_ms, words, confidence)
+        part = pending.part if pending else self.part
+        turn = Turn("candidate", part, text, start_ms, end_ms, words, confidence)
+        index = pending.index if pending else self.turn_index
+        if pending is None:
+            self.turn_index += 1
+        self._candidate_line_shown = False
         actions: list[Action] = [
             ToClient({"type": "transcript", "role": "candidate", "text": text, "final": True}),
-            StoreTurn(self.turn_index, turn),
+            StoreTurn(index, turn),
         ]
-        self.turn_index += 1
-        if self.finished:
-            return actions
-        self.heard_since_line = True
-        self.last_voice_at = self.clock.now
         word_count = len(text.split())
         if self.stage == "talk":
             self.talk_words += word_count
-            return actions  # the long turn goes on until a pause after the minimum, or the two-minute limit
-        if self.stage in ("prep", "part2_card") or not self.awaiting_answer:
-            return actions  # thinking aloud during preparation, or talk between questions: noted, not answered
-        self.awaiting_answer = False
-        if self.stage in ("part1", "part3") and word_count < SHORT_ANSWER_WORDS and not self.followed_up:
-            self.followed_up = True
-            follow_up = FOLLOW_UPS[(self.topic_index + self.question_index) % len(FOLLOW_UPS)]
-            return actions + self._ask(follow_up, keep_question=True)
-        self.answered_in_part += 1
-        return actions + self._next_after_answer()
+        if self.finished or (pending is not None and pending.answered):
+            return actions
+        self._heard(asr.end_ms if asr else None)
+        if self.stage in ("talk", "prep", "part2_card") or not self.awaiting_answer:
+            # The long turn goes on until a pause after the minimum or the two-minute limit; thinking aloud during
+            # preparation, or talk between questions, is noted, not answered.
+            return actions
+        short = self.stage in ("part1", "part3") and word_count < SHORT_ANSWER_WORDS and not self.followed_up
+        return actions + self._answered(short=short)
 
     def _next_after_answer(self) -> list[Action]:
         now = self.clock.now

@@ -14,6 +14,11 @@ Two additions of ours, used identically by both engines:
 - The local engine adds recogniser details to the USER FINAL ``additionalModelFields``:
   ``{"generationStage": "FINAL", "asr": {"startMs", "endMs", "avgLogprob", "words": [{"word", "startMs", "endMs",
   "probability"}]}}`` (times in audio sample time since the audio block opened). Nova Sonic sends no ``asr``.
+- The local engine opens the USER FINAL block as soon as its endpointer has ended the turn, with
+  ``{"generationStage": "FINAL", "turn": {"startMs", "endMs", "voicedMs"}}`` on ``contentStart``, and closes it when
+  the recogniser has the words (``textOutput``, then ``contentEnd`` whose own ``additionalModelFields`` carries
+  ``asr``). The controller can so pick the examiner's next line while the words are still being recognised. A block
+  that closes without text was noise. Nova Sonic sends no ``turn``: its USER FINAL blocks arrive whole.
 """
 
 from __future__ import annotations
@@ -509,6 +514,7 @@ class ContentEnd:
     content_id: str
     type: str | None
     stop_reason: str | None
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -631,7 +637,12 @@ def parse_output_event(event: Mapping[str, Any]) -> OutputEvent:
             arguments=arguments,
         )
     if name == "contentEnd":
-        return ContentEnd(_str(body, "contentId", name), body.get("type"), body.get("stopReason"))
+        return ContentEnd(
+            _str(body, "contentId", name),
+            body.get("type"),
+            body.get("stopReason"),
+            _fields(body.get("additionalModelFields")),
+        )
     if name == "usageEvent":
         return Usage(
             total_input_tokens=int(body.get("totalInputTokens", 0)),
@@ -717,11 +728,36 @@ class AsrDetails:
 
 @dataclass(frozen=True)
 class UserTranscript:
-    """What the candidate said: FINAL at the end of a turn, SPECULATIVE while they speak (local engine)."""
+    """What the candidate said: FINAL at the end of a turn, SPECULATIVE while they speak (local engine).
+
+    After a ``UserTurnEnded`` the FINAL one always follows, with empty text when the turn was noise."""
 
     text: str
     stage: Stage
     asr: AsrDetails | None = None
+
+
+@dataclass(frozen=True)
+class UserTurnEnded:
+    """The endpointer ended the candidate's turn; its words follow in a ``UserTranscript`` (local engine)."""
+
+    start_ms: int
+    end_ms: int
+    voiced_ms: int
+
+    @classmethod
+    def from_fields(cls, raw: Any) -> UserTurnEnded | None:
+        """Parse the ``turn`` object; None when absent or malformed."""
+        if not isinstance(raw, Mapping):
+            return None
+        try:
+            return cls(int(raw["startMs"]), int(raw["endMs"]), int(raw["voicedMs"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def to_fields(self) -> dict[str, int]:
+        """The ``turn`` object of additionalModelFields."""
+        return {"startMs": self.start_ms, "endMs": self.end_ms, "voicedMs": self.voiced_ms}
 
 
 @dataclass(frozen=True)
@@ -779,6 +815,7 @@ class CompletionEnded:
 
 TurnEvent = (
     UserTranscript
+    | UserTurnEnded
     | AssistantText
     | AssistantAudio
     | AssistantAudioEnd
@@ -832,6 +869,9 @@ class OutputTracker:
             if parsed.type == "AUDIO":
                 self._sample_rate = parsed.sample_rate or self._sample_rate
                 self._interruption_reported = False
+            if parsed.type == "TEXT" and parsed.role == "USER" and parsed.stage == "FINAL":
+                ended = UserTurnEnded.from_fields(parsed.fields.get("turn"))
+                return [ended] if ended is not None else []
             return []
         if isinstance(parsed, TextOutput):
             block = self._blocks.get(parsed.content_id)
@@ -874,18 +914,20 @@ class OutputTracker:
         elif start.type == "TEXT" and start.role in ("USER", "ASSISTANT"):
             text = " ".join(part.strip() for part in block.text if part.strip())
             stage: Stage = start.stage or "FINAL"
-            if text:
+            if start.role == "USER" and parse_say_instruction(text) is not None:
+                text = ""  # our own instruction echoed back: not something the candidate said
+            announced = start.role == "USER" and UserTurnEnded.from_fields(start.fields.get("turn")) is not None
+            if text or (announced and stage == "FINAL"):
                 if start.role == "USER":
-                    out.append(UserTranscript(text, stage, AsrDetails.from_fields(start.fields.get("asr"))))
+                    asr = AsrDetails.from_fields(end.fields.get("asr", start.fields.get("asr")))
+                    out.append(UserTranscript(text, stage, asr))
                 else:
                     out.append(AssistantText(text, stage))
-                if stage == "FINAL":
+                if stage == "FINAL" and text:
                     self._remember(start.role, text)
         if end.stop_reason == "INTERRUPTED" or block.interrupted:
             out += self._interrupted()
         return out
 
     def _remember(self, role: str, text: str) -> None:
-        if role == "USER" and parse_say_instruction(text) is not None:
-            return  # our own instructions are not conversation
         self.history.append(HistoryMessage("USER" if role == "USER" else "ASSISTANT", text))

@@ -7,6 +7,11 @@ microphone), not the voice. Speech starts after ``onset_ms`` of voice; a pause i
 after ``pause_ms`` of silence (the recogniser may transcribe up to there while we wait), and the turn ends after
 ``hangover_ms`` of silence. Everything counts samples, never the wall clock, so audio fed faster than real time
 (tests, the CLI's ``--fast``) is endpointed exactly as live audio.
+
+The hangover is the floor of the examiner's response time, so it is as short as live voice systems make it (500 ms
+at MEDIUM, as WebRTC-style endpointers and the OpenAI Realtime server VAD default to), and aware of how much has
+been said: a turn with less than ``short_turn_ms`` of voice so far ("Well...", "Hmm, let me think") is most likely a
+candidate gathering their thoughts, so it needs ``short_turn_hangover_ms`` of silence to end.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import numpy as np
 
 from ieltsprep.speaking.protocol import Sensitivity
 
-# Silence needed to end a turn, per Nova Sonic endpointingSensitivity (HIGH = quickest to answer).
-HANGOVER_MS: dict[Sensitivity, int] = {"HIGH": 500, "MEDIUM": 650, "LOW": 1000}
+# Silence needed to end a turn, per Nova Sonic endpointingSensitivity (HIGH = quickest to answer), after a turn with
+# some substance and after a turn of a word or a hesitation.
+HANGOVER_MS: dict[Sensitivity, int] = {"HIGH": 400, "MEDIUM": 500, "LOW": 800}
+SHORT_TURN_HANGOVER_MS: dict[Sensitivity, int] = {"HIGH": 800, "MEDIUM": 1000, "LOW": 1500}
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,9 @@ class VadConfig:
     frame_ms: int = 20
     onset_ms: int = 60
     pause_ms: int = 200
-    hangover_ms: int = 650
+    hangover_ms: int = 500
+    short_turn_ms: int = 600
+    short_turn_hangover_ms: int = 1000
     min_speech_ms: int = 200
     pre_roll_ms: int = 200
     threshold_db: float = 10.0
@@ -41,7 +50,16 @@ class VadConfig:
     @classmethod
     def for_sensitivity(cls, sensitivity: Sensitivity, sample_rate: int = 16000) -> VadConfig:
         """Parameters for a Nova Sonic endpointing sensitivity."""
-        return cls(sample_rate=sample_rate, hangover_ms=HANGOVER_MS[sensitivity])
+        return cls(
+            sample_rate=sample_rate,
+            hangover_ms=HANGOVER_MS[sensitivity],
+            short_turn_hangover_ms=SHORT_TURN_HANGOVER_MS[sensitivity],
+        )
+
+    def hangover_frames(self, voiced_frames: int) -> int:
+        """Silent frames that end a turn holding ``voiced_frames`` of voice."""
+        short = voiced_frames < self.frames(self.short_turn_ms)
+        return self.frames(self.short_turn_hangover_ms if short else self.hangover_ms)
 
     @property
     def frame_samples(self) -> int:
@@ -69,7 +87,7 @@ class PauseStarted:
 
 @dataclass(frozen=True)
 class SpeechEnded:
-    """The turn ended (``hangover_ms`` of silence); ``end`` is where voice stopped; ``voiced_ms`` its amount."""
+    """The turn ended (the hangover of silence); ``end`` is where voice stopped; ``voiced_ms`` its amount."""
 
     end: int
     voiced_ms: int
@@ -153,7 +171,7 @@ class EnergyVad:
         if not self._pause_reported and self._silent_run >= cfg.frames(cfg.pause_ms):
             self._pause_reported = True
             events.append(PauseStarted(self.last_voiced_end))
-        if self._silent_run >= cfg.frames(cfg.hangover_ms):
+        if self._silent_run >= cfg.hangover_frames(self._voiced_frames):
             self.in_speech = False
             events.append(SpeechEnded(self.last_voiced_end, self._voiced_frames * cfg.frame_ms))
             self._voiced_frames = 0

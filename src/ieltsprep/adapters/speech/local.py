@@ -1,17 +1,20 @@
 """The offline speech engine: endpointing + faster-whisper + Piper, speaking the Nova Sonic event protocol.
 
 It is not a conversational model: it speaks exactly the lines our controller sends with
-``protocol.say_instruction`` and reports what the candidate said. Per candidate turn it emits
-TEXT USER FINAL (with word timings in ``additionalModelFields.asr``); per examiner line it emits
+``protocol.say_instruction`` and reports what the candidate said. Per candidate turn it opens a TEXT USER FINAL block
+the moment the endpointer ends the turn (``additionalModelFields.turn``: where the voice started and stopped, and how
+much of it there was) and closes it when the recogniser has the words (word timings in the ``contentEnd``'s
+``additionalModelFields.asr``); per examiner line it emits
 TEXT ASSISTANT SPECULATIVE, the AUDIO block (24 kHz), and TEXT ASSISTANT FINAL once the line has played out on the
 audio clock. Candidate speech while a line plays is a barge-in: the notice text and ``stopReason`` INTERRUPTED.
 
 Time is audio sample time (samples received since the audio block opened), never the wall clock: the examiner's
 line "plays" for its duration in that clock, and endpointing counts samples.
 
-Latency: the recogniser starts as soon as a short pause is heard (``PauseStarted``, 200 ms), so by the time the
-hangover confirms the end of the turn the words are usually already transcribed; examiner lines come from the
-pre-rendered cache. No audio of the candidate is ever written anywhere; it lives in memory until transcribed.
+Latency: the end of the turn is announced as soon as the hangover confirms it, so the controller's next line does
+not wait for the recogniser; examiner lines come from the pre-rendered cache. The recogniser still starts as soon as
+a short pause is heard (``PauseStarted``, 200 ms) and transcribes long talk as it goes, so the words follow soon.
+No audio of the candidate is ever written anywhere; it lives in memory until transcribed.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from ieltsprep.speaking.protocol import (
     InputValidator,
     ProtocolError,
     SessionConfig,
+    UserTurnEnded,
     Word,
     error_event,
     event_body,
@@ -120,6 +124,8 @@ class _Utterance:
     start: int
     commit: int
     end: int | None = None
+    content_id: str | None = None  # the USER FINAL block, open from the end of the turn until the words are known
+    voiced_ms: int = 0
     pause_at: int | None = None
     last_interim: int = 0
     words: list[Word] = field(default_factory=list)
@@ -262,7 +268,7 @@ class LocalSpeechSession:
             elif isinstance(vad_event, SpeechEnded) and self._utterances:
                 current = self._utterances[-1]
                 if vad_event.is_speech(self._vad.config) or current.words:
-                    current.end = vad_event.end
+                    self._end_turn(current, vad_event.end, vad_event.voiced_ms)
                 else:
                     self._utterances.pop()  # a click or a cough: not a turn
         now = self._vad.samples_seen
@@ -277,8 +283,26 @@ class LocalSpeechSession:
     def _end_audio(self) -> None:
         # The client closed its audio block: whatever is being said now is the end of the turn.
         if self._utterances and self._utterances[-1].end is None:
-            self._utterances[-1].end = max(self._vad.last_voiced_end, self._utterances[-1].commit)
+            current = self._utterances[-1]
+            self._end_turn(current, max(self._vad.last_voiced_end, current.commit), self._vad.voiced_ms_in_turn)
         self._wake.set()
+
+    def _end_turn(self, u: _Utterance, end: int, voiced_ms: int) -> None:
+        """The endpointer ended the turn: announce it now (the block stays open until the words are known)."""
+        u.end = end
+        u.voiced_ms = voiced_ms
+        u.content_id = str(uuid.uuid4())
+        turn = UserTurnEnded(self._ms(u.start), self._ms(end), voiced_ms)
+        self._emit(
+            "contentStart",
+            {
+                "contentId": u.content_id,
+                "type": "TEXT",
+                "role": "USER",
+                "additionalModelFields": json.dumps({"generationStage": "FINAL", "turn": turn.to_fields()}),
+                "textOutputConfiguration": {"mediaType": "text/plain"},
+            },
+        )
 
     def _trim(self) -> None:
         keep_from = (
@@ -313,6 +337,9 @@ class LocalSpeechSession:
                     self._out.put(error_event("InternalServerException", f"speech recognition failed: {exc}"))
                     if utterance in self._utterances:
                         self._utterances.remove(utterance)
+                        if utterance.content_id is not None:
+                            utterance.words.clear()
+                            self._finish(utterance)  # closes the announced block, without words
                     continue
                 self._last_call_seconds = result.seconds
                 self._apply(utterance, lo, hi, kind, result)
@@ -359,7 +386,7 @@ class LocalSpeechSession:
                 commit = stable[-1].end_ms * self._rate // 1000
                 u.logprobs.append((result.avg_logprob, (commit - lo) / self._rate))
                 u.commit = max(u.commit, commit)
-            if shown:
+            if shown and u.content_id is None:  # once the turn has ended, its final words come next
                 self._text_block("USER", "SPECULATIVE", shown, "PARTIAL_TURN")
             return
         commit = max(hi, u.end) if kind == "end" and u.end is not None else hi
@@ -370,18 +397,24 @@ class LocalSpeechSession:
             u.commit = max(u.commit, u.end)  # only the padding is left: nothing more to hear
 
     def _finish(self, u: _Utterance) -> None:
+        """Close the turn's USER FINAL block with its words (none when it was noise: the controller drops it)."""
         text = "".join(w.word for w in u.words).strip()
-        if not text:
-            return  # noise the recogniser found no words in: not a turn
-        seconds = sum(s for _, s in u.logprobs) or 1.0
-        avg = sum(lp * s for lp, s in u.logprobs) / seconds
-        details = AsrDetails(
-            start_ms=u.words[0].start_ms if u.words else self._ms(u.start),
-            end_ms=self._ms(u.end if u.end is not None else u.commit),
-            avg_logprob=avg,
-            words=tuple(u.words),
-        )
-        self._text_block("USER", "FINAL", text, "END_TURN", {"asr": details.to_fields()})
+        if u.content_id is None:
+            self._end_turn(u, u.end if u.end is not None else u.commit, u.voiced_ms)
+        content_id = u.content_id
+        end_fields: dict[str, Any] = {}
+        if text:
+            seconds = sum(s for _, s in u.logprobs) or 1.0
+            avg = sum(lp * s for lp, s in u.logprobs) / seconds
+            details = AsrDetails(
+                start_ms=u.words[0].start_ms,
+                end_ms=self._ms(u.end if u.end is not None else u.commit),
+                avg_logprob=avg,
+                words=tuple(u.words),
+            )
+            end_fields = {"additionalModelFields": json.dumps({"asr": details.to_fields()})}
+            self._emit("textOutput", {"contentId": content_id, "role": "USER", "content": text})
+        self._emit("contentEnd", {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN", **end_fields})
 
     def _ms(self, samples: int) -> int:
         return samples * 1000 // self._rate
