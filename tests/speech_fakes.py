@@ -1,6 +1,7 @@
 """A test-only speech engine that speaks the Nova Sonic protocol without models: it "recognises" each candidate
 utterance (voice followed by a pause) as the next of a list of given texts, and "speaks" each examiner line as a
-short tone. It lets the worker, gateway and client be tested in seconds; the real engine is tested in the slow test.
+short tone. With ``words_after`` it behaves like the local engine: it announces the end of the turn at once and
+sends the words that many seconds later. It lets the worker, gateway and client be tested in seconds; the real engine is tested in the slow test.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ def tone(seconds: float, rate: int = 16000, level: int = 6000) -> bytes:
 class FakeSpeechSession:
     """One fake conversation."""
 
-    def __init__(self, answers: list[str], seconds_per_word: float) -> None:
+    def __init__(self, answers: list[str], seconds_per_word: float, words_after: float | None = None) -> None:
         self.prompt_name = str(uuid.uuid4())
         self.audio_content_name = str(uuid.uuid4())
         self._answers = answers
         self._seconds_per_word = seconds_per_word
+        self._words_after = words_after
         self._out: asyncio.Queue[Event | None] = asyncio.Queue()
         self._voiced = 0.0
         self._pause = 0.0
@@ -100,12 +102,27 @@ class FakeSpeechSession:
             ],
         }
         content_id = str(uuid.uuid4())
-        fields = json.dumps({"generationStage": "FINAL", "asr": asr})
+        start_fields: dict[str, Any] = {"generationStage": "FINAL", "asr": asr}
+        if self._words_after is not None:
+            voiced = int((end - start) * 1000)
+            start_fields = {
+                "generationStage": "FINAL",
+                "turn": {"startMs": asr["startMs"], "endMs": asr["endMs"], "voicedMs": voiced},
+            }
+        fields = json.dumps(start_fields)
         self._emit(
             "contentStart", {"contentId": content_id, "type": "TEXT", "role": "USER", "additionalModelFields": fields}
         )
-        self._emit("textOutput", {"contentId": content_id, "role": "USER", "content": text})
-        self._emit("contentEnd", {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN"})
+
+        def words() -> None:
+            self._emit("textOutput", {"contentId": content_id, "role": "USER", "content": text})
+            end_fields = {"additionalModelFields": json.dumps({"asr": asr})} if self._words_after is not None else {}
+            self._emit("contentEnd", {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN", **end_fields})
+
+        if self._words_after is None:
+            words()
+        else:
+            asyncio.get_running_loop().call_later(self._words_after, words)
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
@@ -124,16 +141,19 @@ class FakeSpeechEngine:
 
     name = "fake"
 
-    def __init__(self, answers: Iterable[str], seconds_per_word: float = 0.02) -> None:
+    def __init__(
+        self, answers: Iterable[str], seconds_per_word: float = 0.02, words_after: float | None = None
+    ) -> None:
         self.answers = list(answers)
         self.seconds_per_word = seconds_per_word
+        self.words_after = words_after
         self.sessions: list[FakeSpeechSession] = []
         self.prepared: list[str] = []
         self.configs: list[SessionConfig] = []
 
     async def open(self, config: SessionConfig) -> FakeSpeechSession:
         self.configs.append(config)
-        session = FakeSpeechSession(self.answers, self.seconds_per_word)
+        session = FakeSpeechSession(self.answers, self.seconds_per_word, self.words_after)
         self.sessions.append(session)
         return session
 

@@ -55,11 +55,17 @@ def _candidate(container: Container) -> tuple[str, str]:
     return user.id, container.accounts.login("speaker@example.com", "correct horse battery staple").token
 
 
-def _run_test(server: BackgroundServer, token: str, answers: int = 12, speed: float = 4.0):  # type: ignore[no-untyped-def]
+def _run_test(server: BackgroundServer, token: str, answers: int = 12, speed: float = 4.0, seconds: float = 1.0):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
         assessment_id = await create_assessment(server.base_url, token, "academic_speaking")
         client = SpeakingClient(
-            server.base_url, token, [tone(1.0)] * answers, speed=speed, chunk_ms=250, trailing_silence=0.5, timeout=90
+            server.base_url,
+            token,
+            [tone(seconds)] * answers,
+            speed=speed,
+            chunk_ms=250,
+            trailing_silence=0.5,
+            timeout=90,
         )
         return await client.run(assessment_id)
 
@@ -145,6 +151,26 @@ def test_stop_scores_what_was_said(live_server: BackgroundServer, container: Con
     assert run.result is not None and run.result["status"] == "scored"
     candidate_turns = [t for t in run.result["result"]["transcript"] if t["role"] == "candidate"]
     assert [t["text"] for t in candidate_turns] == ANSWERS[:3]
+
+
+def test_words_that_arrive_after_maya_has_moved_on_are_stored_in_their_place_and_scored(
+    live_server: BackgroundServer, container: Container
+) -> None:
+    # The engine announces each turn's end at once and sends its words a second of audio later, by which time the
+    # controller has asked the next question; the last answer's words come after the closing line has been produced.
+    container.__dict__["speech_engine"] = FakeSpeechEngine(ANSWERS, words_after=0.25)
+    user_id, token = _candidate(container)
+    run = _run_test(live_server, token, seconds=2.0)
+    container.invoker.drain(30)
+    assert run.completed, run.errors
+    assert run.result is not None and run.result["status"] == "scored"
+    stored = SpeakingStore(container.store).turns(user_id, run.assessment_id)
+    answered = [t.text for t in stored if t.role == "candidate"]
+    assert answered == ANSWERS[: run.answers_sent]
+    roles = [t.role for t in stored]
+    # Each answer sits between the question it answers and the line it led to, never after Maya's next line.
+    assert all(roles[i - 1] == "examiner" for i, role in enumerate(roles) if role == "candidate")
+    assert [t["text"] for t in run.result["result"]["transcript"] if t["role"] == "candidate"] == answered
 
 
 def test_a_bad_invocation_payload_is_rejected_without_running(container: Container) -> None:

@@ -63,6 +63,40 @@ def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
     ]
 
 
+def _turn_end(voiced_ms: int, content_id: str = "u1", end_ms: int = 900) -> list[dict[str, Any]]:
+    """The local engine's announcement: the endpointer ended the turn, the words are still being recognised."""
+    fields = json.dumps({"generationStage": "FINAL", "turn": {"startMs": 0, "endMs": end_ms, "voicedMs": voiced_ms}})
+    return [
+        {
+            "event": {
+                "contentStart": {
+                    "contentId": content_id,
+                    "type": "TEXT",
+                    "role": "USER",
+                    "additionalModelFields": fields,
+                }
+            }
+        }
+    ]
+
+
+def _words(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
+    """The rest of an announced turn's block: its words (none for noise), then its end with the word timings."""
+    asr = {
+        "startMs": 0,
+        "endMs": 900,
+        "avgLogprob": -0.1,
+        "words": [{"word": w, "startMs": 0, "endMs": 100, "probability": 0.9} for w in text.split()],
+    }
+    end = {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN"}
+    if not text:
+        return [{"event": {"contentEnd": end}}]
+    return [
+        {"event": {"textOutput": {"contentId": content_id, "role": "USER", "content": text}}},
+        {"event": {"contentEnd": {**end, "additionalModelFields": json.dumps({"asr": asr})}}},
+    ]
+
+
 def _audio_block(seconds: float, content_id: str = "a1") -> list[dict[str, Any]]:
     pcm = b"\x01\x00" * int(24000 * seconds)
     return [
@@ -329,3 +363,74 @@ def test_a_line_issued_before_the_previous_is_complete_finalises_the_previous_in
     actions = controller.stop()  # Maya's greeting has not been produced yet
     transcripts = _messages(actions, "transcript")
     assert [(m["final"], m["text"][:12]) for m in transcripts] == [(True, "Good morning"), (False, "Thank you. W")]
+
+
+def _at_first_question(parts: list[dict[str, Any]]) -> Controller:
+    controller = Controller("a1", parts)
+    controller.begin()
+    _answer(controller, "Anna Smith")
+    _answer(controller, "I am from Leeds in the north of England")
+    return controller
+
+
+def test_the_next_line_is_issued_when_the_turn_ends_and_the_words_are_stored_in_its_place_later() -> None:
+    parts = _parts()
+    controller = _at_first_question(parts)
+    controller.on_audio(_voice(2.5))
+    at_end = _feed(controller, _turn_end(2400))
+    question = parts[0]["topics"][0]["questions"][1]
+    assert _said(at_end) == [question]  # before any word of the answer is known
+    assert not any(isinstance(a, StoreTurn) and a.turn.role == "candidate" for a in at_end)
+    (examiner,) = [a for a in at_end if isinstance(a, StoreTurn)]
+    assert controller.transcripts_pending
+    later = _feed(controller, _words(LONG_ANSWER))
+    (candidate,) = [a for a in later if isinstance(a, StoreTurn)]
+    assert candidate.index == examiner.index - 1  # the answer keeps its place before the question it led to
+    assert candidate.turn.role == "candidate" and candidate.turn.text == LONG_ANSWER and candidate.turn.part == 1
+    assert candidate.turn.words[0]["word"] == "I"
+    assert _said(later) == []  # the words arrive after the decision: nothing is asked twice
+    assert _messages(later, "transcript") == [
+        {"type": "transcript", "role": "candidate", "text": LONG_ANSWER, "final": True}
+    ]
+    assert not controller.transcripts_pending
+
+
+def test_an_answer_the_endpointer_measured_as_short_gets_the_follow_up_at_once() -> None:
+    controller = _at_first_question(_parts())
+    controller.on_audio(_voice(1.0))
+    at_end = _feed(controller, _turn_end(900))
+    assert _said(at_end) in (["Why is that?"], ["Can you tell me a little more about that?"])
+    assert [a.turn.text for a in _feed(controller, _words("Yes I do")) if isinstance(a, StoreTurn)] == ["Yes I do"]
+
+
+def test_when_the_words_decide_the_controller_waits_for_them() -> None:
+    parts = _parts()
+    controller = _at_first_question(parts)
+    controller.on_audio(_voice(1.5))
+    assert _said(_feed(controller, _turn_end(1500))) == []  # about five words: count them
+    assert _said(_feed(controller, _words("Yes I like it"))) in (
+        ["Why is that?"],
+        ["Can you tell me a little more about that?"],
+    )
+    controller.on_audio(_voice(0.4))
+    assert _said(_feed(controller, _turn_end(400, "u2"))) == []  # a cough or an "um" looks like this
+    follow_on = _said(_feed(controller, _words("Because it is fun and I meet my friends there", "u2")))
+    assert follow_on == [parts[0]["topics"][0]["questions"][1]]
+
+
+def test_a_turn_that_was_only_noise_stores_nothing_and_leaves_the_question_open() -> None:
+    controller = _at_first_question(_parts())
+    controller.on_audio(_voice(0.4))
+    actions = _feed(controller, _turn_end(400)) + _feed(controller, _words(""))
+    assert not [a for a in actions if isinstance(a, StoreTurn)]
+    assert controller.awaiting_answer and not controller.transcripts_pending
+
+
+def test_engines_that_send_the_words_at_once_still_answer_on_the_words() -> None:
+    parts = _parts()
+    controller = _at_first_question(parts)
+    actions = _answer(controller)
+    stored = [a for a in actions if isinstance(a, StoreTurn)]
+    assert [s.turn.role for s in stored] == ["candidate", "examiner"]
+    assert stored[0].index + 1 == stored[1].index
+    assert _said(actions) == [parts[0]["topics"][0]["questions"][1]]

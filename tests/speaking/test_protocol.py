@@ -34,6 +34,7 @@ from ieltsprep.speaking.protocol import (
     UnknownEvent,
     Usage,
     UserTranscript,
+    UserTurnEnded,
     Word,
     closing_events,
     error_event,
@@ -343,9 +344,44 @@ def test_user_final_carries_word_timings_from_the_local_engine() -> None:
     assert isinstance(turn, UserTranscript) and turn.asr == asr
 
 
-def test_say_instructions_echoed_as_user_text_are_not_history() -> None:
+def test_say_instructions_echoed_as_user_text_are_neither_history_nor_candidate_turns() -> None:
     tracker = OutputTracker()
-    feed_all(tracker, text_block("u1", "USER", "FINAL", say_instruction("Good morning.")))
+    turns = feed_all(tracker, text_block("u1", "USER", "FINAL", say_instruction("Good morning.")))
+    assert tracker.history == [] and turns == []
+
+
+def test_a_user_turn_announced_at_its_end_yields_the_end_at_once_and_its_words_when_the_block_closes() -> None:
+    asr = AsrDetails(1000, 2500, -0.2, (Word(" Hello", 1000, 1400, 0.98), Word(" there", 1450, 2400, 0.91)))
+    announced = UserTurnEnded(800, 2500, 1300)
+    start = out(
+        "contentStart",
+        contentId="u1",
+        type="TEXT",
+        role="USER",
+        additionalModelFields=json.dumps({"generationStage": "FINAL", "turn": announced.to_fields()}),
+    )
+    tracker = OutputTracker()
+    assert tracker.feed(start) == [announced]
+    assert tracker.feed(out("textOutput", contentId="u1", role="USER", content="Hello there")) == []
+    end = out(
+        "contentEnd",
+        contentId="u1",
+        type="TEXT",
+        stopReason="END_TURN",
+        additionalModelFields=json.dumps({"asr": asr.to_fields()}),
+    )
+    assert tracker.feed(end) == [UserTranscript("Hello there", "FINAL", asr)]
+    assert tracker.history == [HistoryMessage("USER", "Hello there")]
+
+
+def test_an_announced_turn_that_closes_without_words_yields_an_empty_final_and_no_history() -> None:
+    fields = json.dumps({"generationStage": "FINAL", "turn": {"startMs": 0, "endMs": 400, "voicedMs": 300}})
+    events = [
+        out("contentStart", contentId="u1", type="TEXT", role="USER", additionalModelFields=fields),
+        out("contentEnd", contentId="u1", type="TEXT", stopReason="END_TURN"),
+    ]
+    tracker = OutputTracker()
+    assert feed_all(tracker, events) == [UserTurnEnded(0, 400, 300), UserTranscript("", "FINAL", None)]
     assert tracker.history == []
 
 

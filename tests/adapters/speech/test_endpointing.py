@@ -87,3 +87,33 @@ def test_steady_room_noise_is_learnt_as_the_floor_and_speech_over_it_is_still_fo
 def test_chunk_size_does_not_change_the_result() -> None:
     audio = np.concatenate([silence(0.4), speak("Good morning."), silence(1.0)])
     assert run(EnergyVad(), audio, chunk=160) == run(EnergyVad(), audio, chunk=4096)
+
+
+def test_a_mid_answer_pause_shorter_than_the_hangover_does_not_end_the_turn() -> None:
+    config = VadConfig.for_sensitivity("MEDIUM")
+    assert config.hangover_ms == 500  # what live voice systems use: the floor of Maya's response time
+    pause = 0.9 * config.hangover_ms / 1000
+    audio = np.concatenate(
+        [
+            silence(0.5),
+            trimmed(speak("I usually get up early and go for a run.")),
+            silence(pause),
+            trimmed(speak("Then I have breakfast with my family.")),
+            silence(1.0),
+        ]
+    )
+    ends = [e for e in run(EnergyVad(config), audio) if isinstance(e, SpeechEnded)]
+    assert len(ends) == 1 and ends[0].end > audio.size - RATE * 1.2  # the one end is after the second sentence
+
+
+def test_after_only_a_word_or_a_hesitation_a_thinking_pause_does_not_end_the_turn() -> None:
+    config = VadConfig.for_sensitivity("MEDIUM")
+    thinking = (config.hangover_ms + config.short_turn_hangover_ms) / 2 / 1000
+    audio = np.concatenate(
+        [silence(0.5), trimmed(speak("Well")), silence(thinking), trimmed(speak("I think it depends.")), silence(1.5)]
+    )
+    ends = [e for e in run(EnergyVad(config), audio) if isinstance(e, SpeechEnded)]
+    assert len(ends) == 1 and ends[0].voiced_ms > config.short_turn_ms
+    # Once the answer has some substance, the same pause does end it.
+    answer = np.concatenate([silence(0.5), trimmed(speak("I think it depends on the person.")), silence(thinking)])
+    assert any(isinstance(e, SpeechEnded) for e in run(EnergyVad(config), answer))

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 
 from ieltsprep.adapters.speech.local import LocalSpeechSession
 from ieltsprep.adapters.speech.stt import Transcript
 from ieltsprep.adapters.speech.tts import EspeakSynthesizer, ExaminerVoice
-from ieltsprep.speaking.protocol import InputEvents, OutputTracker, SessionConfig, UserTranscript, Word
+from ieltsprep.speaking.protocol import (
+    InputEvents,
+    OutputTracker,
+    SessionConfig,
+    TurnEvent,
+    UserTranscript,
+    UserTurnEnded,
+    Word,
+)
 
 RATE = 16000
 
@@ -97,3 +106,53 @@ def test_a_click_costs_no_recogniser_call() -> None:
     recogniser = RecordingRecogniser(seconds=0.2)
     finals = drive(recogniser, np.concatenate([silence(0.5), tone(0.1), silence(1.0)]))
     assert recogniser.calls == [] and finals == []
+
+
+class HeldRecogniser(RecordingRecogniser):
+    """A recogniser that answers only once the test lets it (a slow Whisper call, under the test's control)."""
+
+    def __init__(self) -> None:
+        super().__init__(seconds=0.2)
+        self.release = threading.Event()
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
+        self.release.wait(10)
+        return super().transcribe(audio, offset_ms=offset_ms, prompt=prompt)
+
+
+def test_the_end_of_the_turn_is_announced_before_the_words_are_recognised() -> None:
+    async def main() -> tuple[list[TurnEvent], list[TurnEvent]]:
+        recogniser = HeldRecogniser()
+        session = LocalSpeechSession(
+            SessionConfig(system_prompt="You are Maya."), recogniser, ExaminerVoice(EspeakSynthesizer(), None)
+        )
+        session.start()
+        build = InputEvents(session.prompt_name)
+        tracker = OutputTracker()
+        seen: list[TurnEvent] = []
+
+        async def read() -> None:
+            async for event in session.events():
+                seen.extend(tracker.feed(event))
+
+        reader = asyncio.create_task(read())
+        audio = np.concatenate([silence(0.5), tone(2.0), silence(0.6)])
+        for start in range(0, audio.size, 512):
+            await session.send(build.audio_input(session.audio_content_name, audio[start : start + 512].tobytes()))
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)
+        before_words = list(seen)
+        recogniser.release.set()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+        await session.close()
+        await reader
+        return before_words, seen
+
+    before_words, seen = asyncio.run(main())
+    (ended,) = [e for e in before_words if isinstance(e, UserTurnEnded)]
+    assert not any(isinstance(e, UserTranscript) for e in before_words)
+    assert abs(ended.end_ms - 2500) <= 40 and abs(ended.voiced_ms - 2000) <= 60
+    finals = [e for e in seen if isinstance(e, UserTranscript) and e.stage == "FINAL"]
+    assert [f.text for f in finals] == ["w1"] and finals[0].asr is not None
+    assert seen.index(ended) < seen.index(finals[0])
