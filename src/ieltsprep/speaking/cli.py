@@ -63,6 +63,7 @@ class TurnTiming:
 
     answer_end: float
     first_audio: float | None = None
+    phase: str = "question"  # the API.md phase the answer was given in ("talk": the Part 2 long turn)
 
     @property
     def latency(self) -> float | None:
@@ -225,7 +226,7 @@ class SpeakingClient:
             if state.answer_chunks_left:
                 state.answer_chunks_left -= 1
                 if state.answer_chunks_left == 0:
-                    run.timings.append(TurnTiming(answer_end=time.monotonic()))
+                    run.timings.append(TurnTiming(answer_end=time.monotonic(), phase=state.phase))
             # Pace the stream: audio time runs ``speed`` times faster than the wall clock.
             ahead = state.audio_now / self.speed - (time.monotonic() - clock_start)
             if ahead > 0:
