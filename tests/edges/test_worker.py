@@ -84,7 +84,7 @@ def test_a_whole_test_runs_through_the_worker_and_is_scored(
     assert run.completed, run.errors
     assert run.transcript[0] == {
         "role": "examiner",
-        "text": "Good morning. My name is Maya. Can you tell me your full name, please?",
+        "text": "Hello. My name is Maya. Can you tell me your full name, please?",
     }
     assert run.transcript[1] == {"role": "candidate", "text": ANSWERS[0]}
     phases = [(s["part"], s["phase"]) for s in run.states]

@@ -140,7 +140,7 @@ def test_lines_are_spoken_sentence_by_sentence_and_all_can_be_prepared() -> None
     controller = Controller("a1", parts)
     actions = controller.begin()
     assert [a.text for a in actions if isinstance(a, Say)] == [
-        "Good morning.",
+        "Hello.",
         "My name is Maya.",
         "Can you tell me your full name, please?",
     ]
@@ -152,11 +152,11 @@ def test_lines_are_spoken_sentence_by_sentence_and_all_can_be_prepared() -> None
     assert spoken and set(spoken) <= prepared
 
 
-def test_begins_with_ready_and_the_greeting_with_identity_check() -> None:
+def test_begins_with_ready_and_a_greeting_that_fits_any_time_of_day_then_the_identity_check() -> None:
     controller = Controller("a1", _parts())
     actions = controller.begin()
     assert _messages(actions, "ready") == [{"type": "ready", "assessment_id": "a1"}]
-    assert _said(actions) == ["Good morning. My name is Maya. Can you tell me your full name, please?"]
+    assert _said(actions) == ["Hello. My name is Maya. Can you tell me your full name, please?"]
     assert _messages(actions, "state")[0] == {"type": "state", "part": 1, "phase": "intro"}
     assert _messages(actions, "transcript")[0]["role"] == "examiner"
 
@@ -311,7 +311,7 @@ def test_examiner_audio_is_split_into_messages_of_at_most_32_kb() -> None:
             "type": "transcript",
             "role": "examiner",
             "final": True,
-            "text": "Good morning. My name is Maya. Can you tell me your full name, please?",
+            "text": "Hello. My name is Maya. Can you tell me your full name, please?",
         }
     ]
 
@@ -362,7 +362,7 @@ def test_a_line_issued_before_the_previous_is_complete_finalises_the_previous_in
     controller.begin()
     actions = controller.stop()  # Maya's greeting has not been produced yet
     transcripts = _messages(actions, "transcript")
-    assert [(m["final"], m["text"][:12]) for m in transcripts] == [(True, "Good morning"), (False, "Thank you. W")]
+    assert [(m["final"], m["text"][:12]) for m in transcripts] == [(True, "Hello. My na"), (False, "Thank you. W")]
 
 
 def _at_first_question(parts: list[dict[str, Any]]) -> Controller:

@@ -108,7 +108,7 @@ def test_whole_speaking_test_over_the_gateway_with_the_local_engine(
     assert result["metrics"]["speech_rate_wpm"] > 60
     assert sorted(out.glob("maya_*.wav"))
     examiner = [t["text"] for t in transcript if t["role"] == "examiner"]
-    assert examiner[0].startswith("Good morning. My name is Maya.")
+    assert examiner[0].startswith("Hello. My name is Maya.")
     assert any("Here is your topic" in line for line in examiner)
     assert examiner[-1] in (
         "Thank you. That is the end of the speaking test.",

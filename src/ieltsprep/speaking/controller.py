@@ -75,7 +75,9 @@ VOICE_RMS_MIN = 400.0
 
 FOLLOW_UPS = ("Why is that?", "Can you tell me a little more about that?")
 # The examiner's fixed wording (ours), kept in one place so the engine can prepare every sentence ahead of time.
-GREETING = "{greeting}. My name is {name}. Can you tell me your full name, please?"
+# "Hello", not "Good morning": the client does not tell us the candidate's local time (API.md's start carries only
+# the assessment id), and a morning greeting at night sounds like a recording.
+GREETING = "Hello. My name is {name}. Can you tell me your full name, please?"
 ORIGIN = "Thank you. And can you tell me where you're from?"
 PART1_LEAD = "Thank you. In this first part, I'd like to ask you some questions about yourself."
 TOPIC_LEAD = "Let's talk about {title}."
@@ -121,14 +123,14 @@ def _card_subject(card: dict[str, Any]) -> str:
     return str(card.get("topic", "")).removeprefix("Describe ").rstrip(".")
 
 
-def script_sentences(parts: list[dict[str, Any]], greeting: str = "Good morning") -> list[str]:
+def script_sentences(parts: list[dict[str, Any]]) -> list[str]:
     """Every sentence Maya may say in a test of ``parts``, in the order she is likely to need them (so the engine
     prepares the next ones first)."""
     part1 = next((p for p in parts if p.get("part") == 1), {})
     part2 = next((p for p in parts if p.get("part") == 2), {})
     part3 = next((p for p in parts if p.get("part") == 3), {})
     card = dict(part2.get("cue_card", {}))
-    lines = [GREETING.format(greeting=greeting, name=EXAMINER_NAME), ORIGIN, PART1_LEAD]
+    lines = [GREETING.format(name=EXAMINER_NAME), ORIGIN, PART1_LEAD]
     for topic in part1.get("topics", []):
         lines.append(TOPIC_LEAD.format(title=str(topic.get("title", "")).lower()))
         lines += list(topic.get("questions", []))
@@ -203,7 +205,6 @@ class Controller:
     assessment_id: str
     parts: list[dict[str, Any]]
     time_scale: float = 1.0
-    greeting: str = "Good morning"
 
     def __post_init__(self) -> None:
         self.clock = AudioClock(scale=self.time_scale)
@@ -287,7 +288,7 @@ class Controller:
         actions: list[Action] = [ToClient({"type": "ready", "assessment_id": self.assessment_id})]
         if not self.started:
             self.started = True
-            actions += self._ask(GREETING.format(greeting=self.greeting, name=EXAMINER_NAME))
+            actions += self._ask(GREETING.format(name=EXAMINER_NAME))
         else:
             actions += self._resume_line(WELCOME_BACK)
         return actions
