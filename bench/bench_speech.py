@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/bench_speech.py [--turns N] [--pace 1.0]``. Prints
 - transcription: real-time factor (recogniser seconds / audio seconds) of whole answers, and their WER.
 - session: a scripted conversation through ``LocalSpeechEngine`` with candidate answers spoken by espeak-ng and fed
   in 32 ms chunks paced at ``--pace`` x real time (1.0 = live). After each answer the script does what the speaking
-  controller does: on the candidate's FINAL transcript it sends the next (pre-rendered) examiner line. The figure is
+  controller does with a full answer: when the engine announces the end of the turn (the USER FINAL block opens
+  with ``turn``), it sends the next (pre-rendered) examiner line; the words follow. The figure is
   the wall time from the end of the candidate's speech (the chunk holding the last voiced sample was sent) to the
   first examiner audio chunk, p50 and p95. Budget (DESIGN.md): p50 under 1.0 s.
 """
@@ -144,17 +145,22 @@ async def bench_session(engine: LocalSpeechEngine, answers: list[np.ndarray], pa
             await session.send(event)
 
     async def read() -> None:
-        expecting = False
+        final_blocks: set[str] = set()
+        ended = 0
         async for event in session.events():
             name, body = event_name(event), event_body(event)
             if name == "contentStart" and body.get("role") == "USER":
-                expecting = "FINAL" in str(body.get("additionalModelFields", ""))
-            elif name == "textOutput" and body.get("role") == "USER" and expecting:
+                fields = str(body.get("additionalModelFields", ""))
+                if "FINAL" in fields:
+                    final_blocks.add(str(body["contentId"]))
+                if '"turn"' in fields:
+                    # What the controller does with a full answer: the next examiner line, as the turn ends.
+                    ended += 1
+                    await say(lines[min(ended, len(lines) - 1)])
+                    waiting_for_audio.set()
+            elif name == "textOutput" and body.get("role") == "USER" and body.get("contentId") in final_blocks:
                 finals.append(str(body["content"]))
                 final_seen.set()
-                # What the controller does: the next examiner line, at once.
-                await say(lines[len(finals)])
-                waiting_for_audio.set()
             elif name == "audioOutput" and waiting_for_audio.is_set():
                 first_audio.append(loop.time())
                 waiting_for_audio.clear()
