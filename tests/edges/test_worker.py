@@ -171,6 +171,7 @@ def test_words_that_arrive_after_maya_has_moved_on_are_stored_in_their_place_and
     # Each answer sits between the question it answers and the line it led to, never after Maya's next line.
     assert all(roles[i - 1] == "examiner" for i, role in enumerate(roles) if role == "candidate")
     assert [t["text"] for t in run.result["result"]["transcript"] if t["role"] == "candidate"] == answered
+    assert run.transcript == [{"role": t.role, "text": t.text} for t in stored]  # the client's order is the same
 
 
 def test_a_bad_invocation_payload_is_rejected_without_running(container: Container) -> None:

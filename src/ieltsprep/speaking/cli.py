@@ -157,7 +157,14 @@ class SpeakingClient:
                     run.timings[-1].first_audio = time.monotonic()
 
             elif kind == "transcript":
-                if message.get("final"):
+                if message["role"] == "candidate" and not message.get("final") and state.candidate_slot is None:
+                    # The candidate's words may come after Maya's next line: keep their place (API.md, WebSocket).
+                    state.candidate_slot = len(run.transcript)
+                    run.transcript.append({"role": "candidate", "text": ""})
+                elif message["role"] == "candidate" and message.get("final") and state.candidate_slot is not None:
+                    run.transcript[state.candidate_slot]["text"] = message["text"]
+                    state.candidate_slot = None
+                elif message.get("final"):
                     run.transcript.append({"role": message["role"], "text": message["text"]})
                 if message["role"] == "examiner" and not message.get("final"):
                     # A new line has begun: save the previous one's audio and wait for this one to be complete.
@@ -189,6 +196,7 @@ class SpeakingClient:
                 break
         if current_line:
             run.examiner_lines.append(bytes(current_line))
+        run.transcript[:] = [t for t in run.transcript if t["text"]]  # a place kept for words that never came
 
     async def _send_audio(self, ws: Any, state: _ClientState, run: SpeakingRun) -> None:
         seq = 0
@@ -251,6 +259,7 @@ class _ClientState:
     phase: str = "intro"
     pending_question: bool = False
     answer_chunks_left: int = 0
+    candidate_slot: int | None = None  # where the candidate's line in progress sits in the transcript
     done: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
