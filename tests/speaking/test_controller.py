@@ -39,14 +39,17 @@ def _voice(seconds: float) -> bytes:
     return (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
 
 
-def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
-    asr = {
+def _asr(text: str) -> dict[str, Any]:
+    return {
         "startMs": 0,
         "endMs": 900,
         "avgLogprob": -0.1,
         "words": [{"word": w, "startMs": 0, "endMs": 100, "probability": 0.9} for w in text.split()],
     }
-    fields = json.dumps({"generationStage": "FINAL", "asr": asr})
+
+
+def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
+    fields = json.dumps({"generationStage": "FINAL", "asr": _asr(text)})
     return [
         {
             "event": {
@@ -82,18 +85,12 @@ def _turn_end(voiced_ms: int, content_id: str = "u1", end_ms: int = 900) -> list
 
 def _words(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
     """The rest of an announced turn's block: its words (none for noise), then its end with the word timings."""
-    asr = {
-        "startMs": 0,
-        "endMs": 900,
-        "avgLogprob": -0.1,
-        "words": [{"word": w, "startMs": 0, "endMs": 100, "probability": 0.9} for w in text.split()],
-    }
     end = {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN"}
     if not text:
         return [{"event": {"contentEnd": end}}]
     return [
         {"event": {"textOutput": {"contentId": content_id, "role": "USER", "content": text}}},
-        {"event": {"contentEnd": {**end, "additionalModelFields": json.dumps({"asr": asr})}}},
+        {"event": {"contentEnd": {**end, "additionalModelFields": json.dumps({"asr": _asr(text)})}}},
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,31 +47,44 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * RATE), dtype=np.int16)
 
 
-def drive(recogniser: RecordingRecogniser, audio: np.ndarray) -> list[UserTranscript]:
-    async def main() -> list[UserTranscript]:
+def run_session(
+    recogniser: RecordingRecogniser, audio: np.ndarray, after_audio: Callable[[], None] = lambda: None
+) -> tuple[list[TurnEvent], list[TurnEvent]]:
+    """Stream ``audio`` into a session; the turn events seen once it is all sent, and all of them in the end."""
+
+    async def main() -> tuple[list[TurnEvent], list[TurnEvent]]:
         session = LocalSpeechSession(
             SessionConfig(system_prompt="You are Maya."), recogniser, ExaminerVoice(EspeakSynthesizer(), None)
         )
         session.start()
         build = InputEvents(session.prompt_name)
         tracker = OutputTracker()
-        finals: list[UserTranscript] = []
+        seen: list[TurnEvent] = []
 
         async def read() -> None:
             async for event in session.events():
-                finals.extend(t for t in tracker.feed(event) if isinstance(t, UserTranscript) and t.stage == "FINAL")
+                seen.extend(tracker.feed(event))
 
         reader = asyncio.create_task(read())
         for start in range(0, audio.size, 512):
             await session.send(build.audio_input(session.audio_content_name, audio[start : start + 512].tobytes()))
             await asyncio.sleep(0.001)  # the recogniser task runs between chunks, as it does on a live stream
+        await asyncio.sleep(0.05)
+        at_end_of_audio = list(seen)
+        after_audio()
         for _ in range(100):
             await asyncio.sleep(0.01)
         await session.close()
         await reader
-        return finals
+        return at_end_of_audio, seen
 
     return asyncio.run(main())
+
+
+def drive(recogniser: RecordingRecogniser, audio: np.ndarray) -> list[UserTranscript]:
+    """The FINAL candidate transcripts of a session fed ``audio``."""
+    _, seen = run_session(recogniser, audio)
+    return [t for t in seen if isinstance(t, UserTranscript) and t.stage == "FINAL"]
 
 
 def test_a_pause_inside_a_turn_is_transcribed_while_the_candidate_is_silent_and_the_end_adds_the_rest() -> None:
@@ -121,35 +135,9 @@ class HeldRecogniser(RecordingRecogniser):
 
 
 def test_the_end_of_the_turn_is_announced_before_the_words_are_recognised() -> None:
-    async def main() -> tuple[list[TurnEvent], list[TurnEvent]]:
-        recogniser = HeldRecogniser()
-        session = LocalSpeechSession(
-            SessionConfig(system_prompt="You are Maya."), recogniser, ExaminerVoice(EspeakSynthesizer(), None)
-        )
-        session.start()
-        build = InputEvents(session.prompt_name)
-        tracker = OutputTracker()
-        seen: list[TurnEvent] = []
-
-        async def read() -> None:
-            async for event in session.events():
-                seen.extend(tracker.feed(event))
-
-        reader = asyncio.create_task(read())
-        audio = np.concatenate([silence(0.5), tone(2.0), silence(0.6)])
-        for start in range(0, audio.size, 512):
-            await session.send(build.audio_input(session.audio_content_name, audio[start : start + 512].tobytes()))
-            await asyncio.sleep(0.001)
-        await asyncio.sleep(0.05)
-        before_words = list(seen)
-        recogniser.release.set()
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-        await session.close()
-        await reader
-        return before_words, seen
-
-    before_words, seen = asyncio.run(main())
+    recogniser = HeldRecogniser()
+    audio = np.concatenate([silence(0.5), tone(2.0), silence(0.6)])
+    before_words, seen = run_session(recogniser, audio, after_audio=recogniser.release.set)
     (ended,) = [e for e in before_words if isinstance(e, UserTurnEnded)]
     assert not any(isinstance(e, UserTranscript) for e in before_words)
     assert abs(ended.end_ms - 2500) <= 40 and abs(ended.voiced_ms - 2000) <= 60
