@@ -16,6 +16,7 @@ work. An essay is longer than the model's 256 word pieces, so it is cut into bal
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import struct
@@ -155,30 +156,37 @@ class TextEncoder:
         # One BLAS thread: a second one gains a fifth on an idle machine but stalls for seconds when the other core
         # is busy (speech recognition in the same process, or another request).
         with self.threads.limit(limits=1, user_api="blas"):
-            pooled = np.stack([self._forward(np.asarray(ids)) for ids in self.chunks(text)])
+            pooled = self._forward(self.chunks(text))
         return pooled.mean(axis=0).astype(np.float64)
 
-    def _forward(self, ids: np.ndarray) -> np.ndarray:
+    def _forward(self, chunks: list[list[int]]) -> np.ndarray:
+        """Mean-pooled hidden states per chunk; the chunks share each dense layer's matmul, attention stays within."""
         import numpy as np
 
-        n = len(ids)
-        x = np.asarray(self.words[ids], dtype=np.float32) + self.positions[:n] + self.token_type
+        bounds = np.cumsum([0, *(len(c) for c in chunks)])
+        spans = list(itertools.pairwise(bounds.tolist()))
+        positions = np.concatenate([np.arange(len(c)) for c in chunks])
+        ids = np.fromiter(itertools.chain.from_iterable(chunks), dtype=np.int64, count=int(bounds[-1]))
+        x = np.asarray(self.words[ids], dtype=np.float32) + self.positions[positions] + self.token_type
         x = self._norm(x, self.ln0)
         heads, width = self.heads, x.shape[1] // self.heads
         scale = np.float32(1 / math.sqrt(width))
         for layer in self.layers:
             qkv = x @ layer.qkv + layer.qkv_bias
-            # (3, heads, n, width): one batched matmul per attention step instead of a loop over heads.
-            q, k, v = np.ascontiguousarray(qkv.reshape(n, 3, heads, width).transpose(1, 2, 0, 3))
-            scores = (q * scale) @ k.transpose(0, 2, 1)
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
+            context = np.empty_like(x)
+            for start, end in spans:
+                n = end - start
+                # (3, heads, n, width): one batched matmul per attention step instead of a loop over heads.
+                q, k, v = np.ascontiguousarray(qkv[start:end].reshape(n, 3, heads, width).transpose(1, 2, 0, 3))
+                scores = (q * scale) @ k.transpose(0, 2, 1)
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                context[start:end] = (scores @ v).transpose(1, 0, 2).reshape(n, -1)
             x = self._norm(x + context @ layer.out + layer.out_bias, layer.ln1)
             hidden = _gelu(x @ layer.up + layer.up_bias)
             x = self._norm(x + hidden @ layer.down + layer.down_bias, layer.ln2)
-        return x.mean(axis=0)
+        return np.stack([x[start:end].mean(axis=0) for start, end in spans])
 
     def _norm(self, x: np.ndarray, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         import numpy as np
