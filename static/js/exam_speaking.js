@@ -89,6 +89,8 @@ export async function speakingExam(view, id, app) {
   let microphone = null;
   let deadline = null;
   const interim = { examiner: null, candidate: null };
+  // The candidate's words can arrive after Maya's next line has begun: each of their lines waits in its place.
+  const waiting = [];
 
   const tick = setInterval(() => {
     if (deadline === null) return;
@@ -98,13 +100,19 @@ export async function speakingExam(view, id, app) {
 
   const addLine = (role, text, final) => {
     let li = interim[role];
+    if (role === 'candidate' && final && waiting.length) li = waiting.shift();
     if (!li) {
       li = h('li', { class: role }, h('span', { class: 'who' }, role === 'examiner' ? 'Maya' : 'You'), h('span', { class: 'text' }));
       transcript.appendChild(li);
+      if (role === 'candidate' && !final) waiting.push(li);
     }
+    if (role === 'examiner') interim.candidate = null; // Maya spoke: the candidate's next words are a new line
     li.querySelector('.text').textContent = text;
     li.classList.toggle('interim', !final);
-    interim[role] = final ? null : li;
+    if (final && !text) li.remove(); // a line marked for words that never came (it was noise)
+    if (role === 'examiner') interim.examiner = final ? null : li;
+    else if (!final) interim.candidate = li;
+    else if (interim.candidate === li) interim.candidate = null;
     transcript.scrollTop = transcript.scrollHeight;
   };
 

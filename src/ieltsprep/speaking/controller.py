@@ -235,7 +235,7 @@ class Controller:
         self._line_text: str | None = None  # the line being produced, until all of its audio has been
         self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
         self._pending: list[_PendingTurn] = []  # ended candidate turns awaiting their words, oldest first
-        self._candidate_line_shown = False  # the client has a candidate line in progress to fill in
+        self._candidate_line_shown = False  # a partial transcript has shown the candidate's current turn
 
     # --- the script ----------------------------------------------------------------------------------------------
     @property
@@ -432,7 +432,7 @@ class Controller:
         if not self._candidate_line_shown:
             # The live transcript shows the candidate's line in its place; the words fill it in when they arrive.
             actions.append(ToClient({"type": "transcript", "role": "candidate", "text": "…", "final": False}))
-            self._candidate_line_shown = True
+        self._candidate_line_shown = False  # a partial transcript from now on belongs to the next turn
         if self.finished:
             return actions
         self._heard(ended.end_ms)
@@ -469,7 +469,8 @@ class Controller:
     def _on_candidate_final(self, text: str, asr: AsrDetails | None) -> list[Action]:
         pending = self._pending.pop(0) if self._pending else None
         if not text:
-            return []  # the turn was noise (no words): nothing to store, nothing to answer
+            # The turn was noise (no words): nothing to store or answer; the line marked for it is withdrawn.
+            return [ToClient({"type": "transcript", "role": "candidate", "text": "", "final": True})] if pending else []
         now_ms = int(self.clock.now * 1000)
         # Recogniser times count from the engine session's start; a resumed test started earlier.
         offset = int(self.clock.offset_seconds * 1000)
@@ -490,7 +491,7 @@ class Controller:
         index = pending.index if pending else self.turn_index
         if pending is None:
             self.turn_index += 1
-        self._candidate_line_shown = False
+            self._candidate_line_shown = False
         actions: list[Action] = [
             ToClient({"type": "transcript", "role": "candidate", "text": text, "final": True}),
             StoreTurn(index, turn),
