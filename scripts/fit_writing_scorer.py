@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ieltsprep.scoring import encoder, local
 from ieltsprep.scoring import eval as writing_eval
-from ieltsprep.scoring import local
 from ieltsprep.scoring.features import analyse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +54,7 @@ def main() -> int:
         "off_topic_mismatched_flagged": round(caught, 4),
         "off_topic_own_flagged": round(false_alarm, 4),
         "labels": "overall bands only (no criterion labels in the data)",
+        "encoder": f"{encoder.MODEL_DISTRIBUTION} layer {encoder.LAYERS}",
     }
     model = writing_eval.fit_on(prepared, range(len(rows)), training, thresholds)
     args.output.write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n", encoding="utf-8")
