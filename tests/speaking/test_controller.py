@@ -433,3 +433,24 @@ def test_engines_that_send_the_words_at_once_still_answer_on_the_words() -> None
     assert [s.turn.role for s in stored] == ["candidate", "examiner"]
     assert stored[0].index + 1 == stored[1].index
     assert _said(actions) == [parts[0]["topics"][0]["questions"][1]]
+
+
+def test_the_long_turn_ends_three_seconds_after_the_voice_stops_however_late_the_words_come() -> None:
+    controller = Controller("a1", _parts(), time_scale=0.1)  # talk at least 6 s
+    _play(controller, controller.begin(), 1.0)
+    controller.stage = "prep"
+    controller.phase_started_at = controller.clock.now - 100
+    _play(controller, controller.on_audio(_silence(0.1)), 2.0)
+    lines: list[str] = []
+    for _ in range(40):  # 8 s of talk: past the minimum
+        lines += _said(controller.on_audio(_voice(0.2)))
+    voice_end_ms = int(controller.clock.now * 1000)
+    lines += _said(controller.on_audio(_silence(0.5)))
+    lines += _said(_feed(controller, _turn_end(8000, end_ms=voice_end_ms)))
+    for _ in range(20):  # the words take 2 s to come
+        lines += _said(controller.on_audio(_silence(0.1)))
+    lines += _said(_feed(controller, _words(LONG_ANSWER)))
+    while not lines:
+        lines += _said(controller.on_audio(_silence(0.1)))
+    assert lines[0].startswith("Thank you. ")
+    assert 3.0 <= controller.clock.now - voice_end_ms / 1000 <= 3.2
