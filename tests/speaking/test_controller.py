@@ -48,19 +48,17 @@ def _asr(text: str) -> dict[str, Any]:
     }
 
 
+def _user_final_start(content_id: str, **fields: Any) -> dict[str, Any]:
+    """The contentStart of a USER FINAL text block, with ``fields`` in additionalModelFields."""
+    body = {"contentId": content_id, "type": "TEXT", "role": "USER"}
+    return {
+        "event": {"contentStart": {**body, "additionalModelFields": json.dumps({"generationStage": "FINAL", **fields})}}
+    }
+
+
 def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
-    fields = json.dumps({"generationStage": "FINAL", "asr": _asr(text)})
     return [
-        {
-            "event": {
-                "contentStart": {
-                    "contentId": content_id,
-                    "type": "TEXT",
-                    "role": "USER",
-                    "additionalModelFields": fields,
-                }
-            }
-        },
+        _user_final_start(content_id, asr=_asr(text)),
         {"event": {"textOutput": {"contentId": content_id, "role": "USER", "content": text}}},
         {"event": {"contentEnd": {"contentId": content_id, "type": "TEXT", "stopReason": "END_TURN"}}},
     ]
@@ -68,19 +66,7 @@ def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
 
 def _turn_end(voiced_ms: int, content_id: str = "u1", end_ms: int = 900) -> list[dict[str, Any]]:
     """The local engine's announcement: the endpointer ended the turn, the words are still being recognised."""
-    fields = json.dumps({"generationStage": "FINAL", "turn": {"startMs": 0, "endMs": end_ms, "voicedMs": voiced_ms}})
-    return [
-        {
-            "event": {
-                "contentStart": {
-                    "contentId": content_id,
-                    "type": "TEXT",
-                    "role": "USER",
-                    "additionalModelFields": fields,
-                }
-            }
-        }
-    ]
+    return [_user_final_start(content_id, turn={"startMs": 0, "endMs": end_ms, "voicedMs": voiced_ms})]
 
 
 def _words(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
