@@ -11,6 +11,7 @@ import numpy as np
 
 from ieltsprep.speaking.controller import (
     AUDIO_CHUNK_BYTES,
+    FOLLOW_UPS,
     Action,
     Controller,
     Finish,
@@ -67,6 +68,29 @@ def _final(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
 def _turn_end(voiced_ms: int, content_id: str = "u1", end_ms: int = 900) -> list[dict[str, Any]]:
     """The local engine's announcement: the endpointer ended the turn, the words are still being recognised."""
     return [_user_final_start(content_id, turn={"startMs": 0, "endMs": end_ms, "voicedMs": voiced_ms})]
+
+
+def _speak(controller: Controller, seconds: float, content_id: str = "u1") -> list[Action]:
+    """The candidate speaks for ``seconds`` and the endpointer ends the turn after 500 ms of silence (engine times are
+    the controller's clock, as for a test that started on this engine session)."""
+    start_ms = int(controller.clock.now * 1000)
+    actions = controller.on_audio(_voice(seconds))
+    end_ms = int(controller.clock.now * 1000)
+    actions += controller.on_audio(_silence(0.5))
+    turn = {"startMs": start_ms, "endMs": end_ms, "voicedMs": int(seconds * 1000)}
+    return actions + _feed(controller, [_user_final_start(content_id, turn=turn)])
+
+
+def _barge_in(controller: Controller) -> list[Action]:
+    """The engine stops Maya: the candidate spoke over her."""
+    return _feed(
+        controller,
+        [
+            {"event": {"contentStart": {"contentId": "b", "type": "TEXT", "role": "ASSISTANT"}}},
+            {"event": {"textOutput": {"contentId": "b", "role": "ASSISTANT", "content": '{ "interrupted" : true }'}}},
+            {"event": {"contentEnd": {"contentId": "b", "type": "TEXT", "stopReason": "INTERRUPTED"}}},
+        ],
+    )
 
 
 def _words(text: str, content_id: str = "u1") -> list[dict[str, Any]]:
@@ -359,12 +383,12 @@ def _at_first_question(parts: list[dict[str, Any]]) -> Controller:
 def test_the_next_line_is_issued_when_the_turn_ends_and_the_words_are_stored_in_its_place_later() -> None:
     parts = _parts()
     controller = _at_first_question(parts)
-    controller.on_audio(_voice(2.5))
-    at_end = _feed(controller, _turn_end(2400))
+    at_end = _speak(controller, 2.5)
     question = parts[0]["topics"][0]["questions"][1]
     assert _said(at_end) == [question]  # before any word of the answer is known
-    assert not any(isinstance(a, StoreTurn) and a.turn.role == "candidate" for a in at_end)
-    (examiner,) = [a for a in at_end if isinstance(a, StoreTurn)]
+    assert not any(isinstance(a, StoreTurn) for a in at_end)  # Maya's line is stored once the grace window passes
+    (examiner,) = [a for a in controller.on_audio(_silence(1.5)) if isinstance(a, StoreTurn)]
+    assert examiner.turn.text == question
     assert controller.transcripts_pending
     later = _feed(controller, _words(LONG_ANSWER))
     (candidate,) = [a for a in later if isinstance(a, StoreTurn)]
@@ -440,3 +464,83 @@ def test_the_long_turn_ends_three_seconds_after_the_voice_stops_however_late_the
         lines += _said(controller.on_audio(_silence(0.1)))
     assert lines[0].startswith("Thank you. ")
     assert 3.0 <= controller.clock.now - voice_end_ms / 1000 <= 3.2
+
+
+def _stored(actions: list[Action]) -> list[tuple[int, str, str]]:
+    return [(a.index, a.turn.role, a.turn.text) for a in actions if isinstance(a, StoreTurn)]
+
+
+def test_a_candidate_who_carries_on_within_the_grace_window_takes_the_early_line_back() -> None:
+    parts = _parts()
+    questions = parts[0]["topics"][0]["questions"]
+    controller = _at_first_question(parts)
+    before = controller.snapshot()
+    first = controller.turn_index
+    actions = _speak(controller, 2.5)
+    assert _said(actions) == [questions[1]] and controller.question_index == 1
+    actions += _play(controller, actions, 3.0)
+    actions += controller.on_audio(_silence(0.3))  # 0.8 s after the voice stopped, the candidate goes on
+    actions += _barge_in(controller)
+    resumed = _speak(controller, 3.0, "u2")
+    # Maya's line is un-asked and asked again once the answer is over, as a whole: one question on, not two.
+    assert _said(resumed) == [questions[1]]
+    assert controller.question_index == 1
+    assert controller.answered_in_part == before["answered_in_part"] + 1
+    assert _messages(actions + resumed, "interrupted") == [{"type": "interrupted"}]  # the engine's, once
+    actions += resumed
+    actions += _feed(controller, _words("I like my job because", "u1"))
+    actions += _feed(controller, _words("it lets me travel a lot", "u2"))
+    actions += controller.on_audio(_silence(2.0))
+    # The cut line is never stored; the answer's two turns are consecutive, each stored once, before the question.
+    assert _stored(actions) == [
+        (first, "candidate", "I like my job because"),
+        (first + 1, "candidate", "it lets me travel a lot"),
+        (first + 2, "examiner", questions[1]),
+    ]
+    assert controller.turn_index == first + 3 and not controller.transcripts_pending
+
+
+def test_taking_back_a_follow_up_restores_the_question_and_the_words_of_both_turns_decide() -> None:
+    controller = _at_first_question(_parts())
+    state = (controller.question_index, controller.answered_in_part, controller.followed_up)
+    assert _said(_speak(controller, 0.9)) in (list(FOLLOW_UPS[:1]), list(FOLLOW_UPS[1:]))  # a short answer so far
+    controller.on_audio(_silence(0.2))
+    resumed = _speak(controller, 0.5, "u2")
+    assert (controller.question_index, controller.answered_in_part, controller.followed_up) == state
+    assert controller.awaiting_answer and _said(resumed) == []  # 1.4 s of voice in all: count the words
+    assert _messages(resumed, "interrupted") == [{"type": "interrupted"}]  # no barge-in came: the client stops her
+    assert _said(_feed(controller, _words("Yes", "u1"))) == []
+    assert _said(_feed(controller, _words("I do", "u2"))) in (list(FOLLOW_UPS[:1]), list(FOLLOW_UPS[1:]))
+    assert controller.followed_up
+
+
+def test_a_candidate_who_starts_after_the_grace_window_answers_the_new_question() -> None:
+    parts = _parts()
+    questions = parts[0]["topics"][0]["questions"]
+    controller = _at_first_question(parts)
+    first = controller.turn_index
+    actions = _speak(controller, 2.5)
+    actions += _play(controller, actions, 3.0)
+    actions += controller.on_audio(_silence(1.5))  # 2 s after the voice stopped: the early line stands
+    assert _stored(actions) == [(first + 1, "examiner", questions[1])]
+    actions += _barge_in(controller)
+    later = _speak(controller, 2.5, "u2")
+    assert _said(later) == [questions[2]] and controller.question_index == 2
+    actions += later + _feed(controller, _words(LONG_ANSWER, "u1")) + _feed(controller, _words(LONG_ANSWER, "u2"))
+    assert sorted(i for i, _, _ in _stored(actions)) == [first, first + 1, first + 2]
+    assert _messages(actions, "interrupted") == [{"type": "interrupted"}]
+
+
+def test_a_line_chosen_on_the_words_is_not_taken_back_for_engines_that_send_them_at_once() -> None:
+    parts = _parts()
+    questions = parts[0]["topics"][0]["questions"]
+    controller = _at_first_question(parts)
+    first = controller.turn_index
+    actions = _answer(controller)
+    assert _stored(actions) == [(first, "candidate", LONG_ANSWER), (first + 1, "examiner", questions[1])]
+    actions = _barge_in(controller) + _answer(controller, "and I also like the people I work with")
+    assert _said(actions) == [questions[2]] and controller.question_index == 2
+    assert _stored(actions) == [
+        (first + 2, "candidate", "and I also like the people I work with"),
+        (first + 3, "examiner", questions[2]),
+    ]

@@ -16,6 +16,12 @@ transcript is reserved then, and its words are stored in that place when they ar
 (a turn too short to tell a cough from a word, or an answer whose length is between short and full) does the
 controller wait for them. Engines that send their words at once (Nova Sonic) go the same way, words first.
 
+An early line can be taken back: candidates pause to think for longer than the endpointer's hangover. When the next
+turn starts within ``RESUME_GRACE_MS`` (audio time) of the voice end of a turn answered early, the candidate was not
+done: Maya's line is un-asked (the script's counters go back to where they were, her line is never stored), the new
+turn joins the answer, and the next line is chosen again when it ends. Until the grace window has passed, the early
+line's transcript turn is held back, so a withdrawn line never reaches the store.
+
 Flow (ielts_scoring.md 3.3): greeting and identity check; Part 1, four to five minutes over two or three familiar
 topics; Part 2, instructions and the cue card, one minute of preparation, one to two minutes of talk (stopped at two
 minutes), a rounding-off question; Part 3, four to five minutes of discussion linked to the cue card; closing.
@@ -66,6 +72,13 @@ SHORT_ANSWER_WORDS = 5
 EARLY_MIN_VOICED_MS = 600
 SHORT_ANSWER_VOICED_MS = 1200
 FULL_ANSWER_VOICED_MS = 1800
+# A turn that starts this soon after the voice end of a turn answered early carries that answer on (a thinking pause,
+# not the end of the answer). Engine times: the start may include the endpointer's pre-roll (0.2 s locally).
+RESUME_GRACE_MS = 1200
+# Voice this long after the voice end is the candidate resuming, not the tail of the turn (under the hangover).
+RESUME_VOICE_SECONDS = 0.3
+# The early line's turn is stored once the grace window, and the engine's confirmation of a barge-in, have passed.
+EARLY_SETTLE_SECONDS = RESUME_GRACE_MS / 1000 + 0.3
 # Timers wait until the engine has produced all of Maya's line (a busy engine may take a while to synthesise it); if
 # the audio stops coming, they start this long after the last of it.
 AUDIO_WAIT_SECONDS = 20.0
@@ -193,6 +206,23 @@ class _PendingTurn:
     index: int
     part: int
     answered: bool  # the next line has already been chosen: the words only need storing
+    joins: _PendingTurn | None = None  # the earlier turn of the same answer (the candidate paused, then went on)
+    words: int = 0  # words of the answer up to and including this turn, once known
+
+
+@dataclass
+class _EarlyLine:
+    """Maya's line chosen at the end of a turn, before the words; taken back if the candidate carries on."""
+
+    pending: _PendingTurn  # the turn it answered
+    end_ms: int  # where that turn's voice ended (engine time)
+    voice_end: float  # the same, on the controller's clock
+    voiced_ms: int  # voice in the whole answer so far
+    before: dict[str, Any]  # the script's state before the line
+    turn_index: int  # the line's first transcript place
+    held: list[StoreTurn]  # the line's transcript turns, stored once it stands
+    resumed: bool = False  # the candidate may have carried on: wait for their turn's start to decide
+    interrupted: bool = False  # the engine stopped Maya (a barge-in)
 
 
 Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
@@ -236,6 +266,7 @@ class Controller:
         self._anchor_phase = False  # the prep/talk countdown starts when Maya finishes the line that opens it
         self._pending: list[_PendingTurn] = []  # ended candidate turns awaiting their words, oldest first
         self._candidate_line_shown = False  # a partial transcript has shown the candidate's current turn
+        self._early: _EarlyLine | None = None  # Maya's line chosen at the end of a turn, while it may be taken back
 
     # --- the script ----------------------------------------------------------------------------------------------
     @property
@@ -314,11 +345,17 @@ class Controller:
             return []
         self.clock.feed(len(pcm))
         now = self.clock.now
+        actions: list[Action] = []
         if self._is_voice(pcm):
             self.last_voice_at = now
             if now >= self.line_ends_at:
                 self.heard_since_line = True
-        return self._on_tick(now)
+        if self._early is not None:
+            if self.last_voice_at >= self._early.voice_end + RESUME_VOICE_SECONDS:
+                self._early.resumed = True
+            elif now >= self._early.voice_end + EARLY_SETTLE_SECONDS:
+                actions += self._settle_early()
+        return actions + self._on_tick(now)
 
     def on_engine_event(self, event: dict[str, Any]) -> list[Action]:
         """One Nova Sonic output event from the speech engine."""
@@ -385,6 +422,8 @@ class Controller:
             self._sentences_pending = max(0, self._sentences_pending - 1)
             return self._line_complete() if self._sentences_pending == 0 else []
         if isinstance(event, Interrupted):
+            if self._early is not None:
+                self._early.resumed = self._early.interrupted = True
             self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
             self._sentences_pending = 0  # the engine drops what it had not yet said
             return [ToClient({"type": "interrupted"}), *self._line_complete()]
@@ -394,7 +433,10 @@ class Controller:
 
     def _on_error(self, code: str, message: str) -> list[Action]:
         actions: list[Action] = [
-            ToClient({"type": "error", "code": "speech_engine_error", "message": message or "the speech engine failed"})
+            *self._settle_early(),
+            ToClient(
+                {"type": "error", "code": "speech_engine_error", "message": message or "the speech engine failed"}
+            ),
         ]
         if not self.finished:
             self.finished = True
@@ -424,11 +466,19 @@ class Controller:
 
     # --- candidate turns -----------------------------------------------------------------------------------------
     def _on_candidate_turn_end(self, ended: UserTurnEnded) -> list[Action]:
+        early, self._early = self._early, None
+        actions: list[Action] = []
+        joins: _PendingTurn | None = None
+        voiced = ended.voiced_ms
+        if early is not None and not self.finished and ended.start_ms <= early.end_ms + RESUME_GRACE_MS:
+            actions += self._take_back(early)
+            joins, voiced = early.pending, voiced + early.voiced_ms
+        elif early is not None:
+            actions += early.held
         # The transcript keeps the order things were said in: this turn's place comes before Maya's next line.
-        pending = _PendingTurn(self.turn_index, self.part, answered=False)
+        pending = _PendingTurn(self.turn_index, self.part, answered=False, joins=joins)
         self._pending.append(pending)
         self.turn_index += 1
-        actions: list[Action] = []
         if not self._candidate_line_shown:
             # The live transcript shows the candidate's line in its place; the words fill it in when they arrive.
             actions.append(ToClient({"type": "transcript", "role": "candidate", "text": "…", "final": False}))
@@ -438,14 +488,43 @@ class Controller:
         self._heard(ended.end_ms)
         if self.stage in ("talk", "prep", "part2_card") or not self.awaiting_answer:
             return actions  # the long turn, thinking aloud, talk between questions: the words decide nothing
-        voiced = ended.voiced_ms
         follow_up_possible = self.stage in ("part1", "part3") and not self.followed_up
         if voiced < EARLY_MIN_VOICED_MS:
             return actions  # a cough or an "um" looks like this too: the words decide
         if follow_up_possible and SHORT_ANSWER_VOICED_MS <= voiced < FULL_ANSWER_VOICED_MS:
             return actions  # about five words: count them
         pending.answered = True
-        return actions + self._answered(short=follow_up_possible and voiced < SHORT_ANSWER_VOICED_MS)
+        before, turn_index = self._decision_state(), self.turn_index
+        decided = self._answered(short=follow_up_possible and voiced < SHORT_ANSWER_VOICED_MS)
+        if self.finished:
+            return actions + decided  # the closing line is not taken back: the test is being scored
+        held = [a for a in decided if isinstance(a, StoreTurn)]
+        voice_end = ended.end_ms / 1000 + self.clock.offset_seconds
+        self._early = _EarlyLine(pending, ended.end_ms, voice_end, voiced, before, turn_index, held)
+        # Fed faster than real time, the candidate may already have carried on by the time the turn's end is heard.
+        self._early.resumed = self.last_voice_at >= voice_end + RESUME_VOICE_SECONDS
+        return actions + [a for a in decided if not isinstance(a, StoreTurn)]
+
+    def _take_back(self, early: _EarlyLine) -> list[Action]:
+        """Un-ask Maya's early line: the candidate carried on with the answer after a pause."""
+        actions: list[Action] = []
+        if not early.interrupted:
+            # The engine had not stopped her (she may not have started yet): the client stops playing her line.
+            actions.append(ToClient({"type": "interrupted"}))
+        actions += self._line_complete()
+        self._sentences_pending = 0
+        for name, value in early.before.items():
+            setattr(self, name, value)
+        self.turn_index = early.turn_index  # the line's place goes to the rest of the answer
+        return [*actions, self._state(), SaveState(self.snapshot())]
+
+    def _decision_state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _DECISION_FIELDS}
+
+    def _settle_early(self) -> list[Action]:
+        """The early line stands (the grace window passed, or something else happened): store its turns."""
+        early, self._early = self._early, None
+        return list(early.held) if early is not None else []
 
     def _heard(self, end_ms: int | None) -> None:
         """The candidate spoke until ``end_ms`` (engine time), or until now when the engine does not say."""
@@ -499,6 +578,10 @@ class Controller:
         word_count = len(text.split())
         if self.stage == "talk":
             self.talk_words += word_count
+        if pending is not None:
+            # The answer's words so far: a turn that carries on an answer after a pause counts the earlier ones too.
+            pending.words = word_count + (pending.joins.words if pending.joins else 0)
+            word_count = pending.words
         if self.finished or (pending is not None and pending.answered):
             return actions
         self._heard(asr.end_ms if asr else None)
@@ -642,7 +725,7 @@ class Controller:
         self._anchor_phase = False
         self.heard_since_line = False
         # A line issued before the previous one is complete: the previous one is final as far as the transcript goes.
-        earlier = [a for a in self._line_complete() if isinstance(a, ToClient)]
+        earlier = [*self._settle_early(), *(a for a in self._line_complete() if isinstance(a, ToClient))]
         says: list[Action] = [Say(sentence) for sentence in sentences(text)]
         self._sentences_pending += len(says)
         actions: list[Action] = [*earlier, *says]
@@ -739,6 +822,28 @@ class Controller:
             self._noise_floor = 0.95 * self._noise_floor + 0.05 * rms
             return False
         return True
+
+
+# What choosing Maya's next line changes, restored when an early line is taken back. The engine-side fields (audio of
+# the line being produced) are not: the taken-back line is over.
+_DECISION_FIELDS = (
+    "stage",
+    "topic_index",
+    "question_index",
+    "followed_up",
+    "repeated",
+    "part_started_at",
+    "phase_started_at",
+    "awaiting_answer",
+    "answered_in_part",
+    "more_prompted",
+    "line_ends_at",
+    "heard_since_line",
+    "talk_words",
+    "_line_has_audio",
+    "_last_audio_at",
+    "_anchor_phase",
+)
 
 
 def _confidence(asr: AsrDetails | None, words: tuple[dict[str, Any], ...]) -> float | None:
