@@ -65,6 +65,14 @@ def test_long_texts_are_cut_into_balanced_chunks_within_the_model_limit(text_enc
     assert text_encoder.chunks("") == [[101, 102]]
 
 
+def test_a_very_long_text_is_encoded_by_its_first_and_last_chunk(text_encoder: encoder.TextEncoder) -> None:
+    words = [f"word{i % 50}" for i in range(3000)]
+    chunks = text_encoder.chunks(" ".join(words))
+    assert len(chunks) == encoder.MAX_CHUNKS
+    assert text_encoder.tokenizer.decode(chunks[0][1:4]).startswith("word0")
+    assert text_encoder.tokenizer.decode(chunks[-1][-6:-1]).replace(" ", "").endswith("word49")
+
+
 def test_long_texts_encode_deterministically_to_one_vector(text_encoder: encoder.TextEncoder) -> None:
     text = "Some people believe that governments should invest in railways rather than roads. " * 30
     vector = text_encoder.encode(text)
