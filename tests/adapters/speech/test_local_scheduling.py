@@ -11,6 +11,7 @@ import numpy as np
 from ieltsprep.adapters.speech.local import LocalSpeechSession
 from ieltsprep.adapters.speech.stt import Transcript
 from ieltsprep.adapters.speech.tts import EspeakSynthesizer, ExaminerVoice
+from ieltsprep.speaking.controller import RESUME_GRACE_MS
 from ieltsprep.speaking.protocol import (
     InputEvents,
     OutputTracker,
@@ -144,3 +145,14 @@ def test_the_end_of_the_turn_is_announced_before_the_words_are_recognised() -> N
     finals = [e for e in seen if isinstance(e, UserTranscript) and e.stage == "FINAL"]
     assert [f.text for f in finals] == ["w1"] and finals[0].asr is not None
     assert seen.index(ended) < seen.index(finals[0])
+
+
+def test_a_thinking_pause_past_the_hangover_ends_a_turn_and_the_next_start_falls_in_the_grace_window() -> None:
+    # The controller takes Maya's early line back when the next turn starts within RESUME_GRACE_MS of the previous
+    # turn's voice end: both times are audio sample time, so audio fed faster than real time measures the same.
+    audio = np.concatenate([silence(0.5), tone(2.0), silence(0.8), tone(1.5), silence(2.0), tone(1.5), silence(0.6)])
+    _, seen = run_session(RecordingRecogniser(0.0), audio)
+    first, resumed, later = [e for e in seen if isinstance(e, UserTurnEnded)]
+    assert abs(first.end_ms - 2500) <= 40 and abs(resumed.end_ms - 4800) <= 40
+    assert resumed.start_ms - first.end_ms <= RESUME_GRACE_MS  # the 0.8 s pause: the same answer going on
+    assert later.start_ms - resumed.end_ms > RESUME_GRACE_MS  # 2 s: a new turn
