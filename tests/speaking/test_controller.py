@@ -544,3 +544,14 @@ def test_a_line_chosen_on_the_words_is_not_taken_back_for_engines_that_send_them
         (first + 2, "candidate", "and I also like the people I work with"),
         (first + 3, "examiner", questions[2]),
     ]
+
+
+def test_a_candidate_who_answers_a_short_line_heard_out_within_the_window_answers_it() -> None:
+    parts = _parts()
+    controller = _at_first_question(parts)
+    actions = _speak(controller, 0.9)
+    assert _said(actions) in (list(FOLLOW_UPS[:1]), list(FOLLOW_UPS[1:]))
+    _play(controller, actions, 0.5)
+    controller.on_audio(_silence(0.6))  # "Why is that?" has played out; the candidate answers 0.6 s after stopping
+    assert _said(_speak(controller, 2.5, "u2")) == [parts[0]["topics"][0]["questions"][1]]
+    assert controller.question_index == 1 and controller.followed_up is False

@@ -75,6 +75,7 @@ FULL_ANSWER_VOICED_MS = 1800
 # A turn that starts this soon after the voice end of a turn answered early carries that answer on (a thinking pause,
 # not the end of the answer). Engine times: the start may include the endpointer's pre-roll (0.2 s locally).
 RESUME_GRACE_MS = 1200
+PRE_ROLL_SECONDS = 0.2
 # Voice this long after the voice end is the candidate resuming, not the tail of the turn (under the hangover).
 RESUME_VOICE_SECONDS = 0.3
 # The early line's turn is stored once the grace window, and the engine's confirmation of a barge-in, have passed.
@@ -470,7 +471,7 @@ class Controller:
         actions: list[Action] = []
         joins: _PendingTurn | None = None
         voiced = ended.voiced_ms
-        if early is not None and not self.finished and ended.start_ms <= early.end_ms + RESUME_GRACE_MS:
+        if early is not None and not self.finished and self._carries_on(early, ended):
             actions += self._take_back(early)
             joins, voiced = early.pending, voiced + early.voiced_ms
         elif early is not None:
@@ -504,6 +505,13 @@ class Controller:
         # Fed faster than real time, the candidate may already have carried on by the time the turn's end is heard.
         self._early.resumed = self.last_voice_at >= voice_end + RESUME_VOICE_SECONDS
         return actions + [a for a in decided if not isinstance(a, StoreTurn)]
+
+    def _carries_on(self, early: _EarlyLine, ended: UserTurnEnded) -> bool:
+        """Whether ``ended`` goes on with the answer ``early`` answered: it began soon after, over Maya's line (once
+        she has said all of it, even a short "Why is that?", what follows answers her)."""
+        started = ended.start_ms / 1000 + self.clock.offset_seconds
+        soon = ended.start_ms <= early.end_ms + RESUME_GRACE_MS
+        return soon and (early.interrupted or started + PRE_ROLL_SECONDS < self.line_ends_at)
 
     def _take_back(self, early: _EarlyLine) -> list[Action]:
         """Un-ask Maya's early line: the candidate carried on with the answer after a pause."""
