@@ -6,6 +6,7 @@ import pytest
 from assessment_fakes import RecordingInvoker, ScriptedScorer, give, retryable
 
 from ieltsprep.adapters.storage.port import Store, Table
+from ieltsprep.assessments import service as service_module
 from ieltsprep.assessments.service import AssessmentService, count_words, public
 from ieltsprep.billing import ledger
 from ieltsprep.errors import Conflict, NotFound, PaymentRequired, ServiceUnavailable, ValidationFailed
@@ -290,3 +291,13 @@ def test_drafts_of_both_tasks_saved_at_once_are_both_kept(service: AssessmentSer
         list(pool.map(typist, [1, 2]))
     answers = service.get("u1", assessment)["answers"]
     assert answers["1"]["text"] == "task 1 draft 14" and answers["2"]["text"] == "task 2 draft 14"
+
+
+def test_optimistic_retries_pause_longer_each_time_so_writers_stop_colliding(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(service_module.time, "sleep", pauses.append)
+    assert list(service_module.attempts(5)) == [0, 1, 2, 3, 4]
+    assert len(pauses) == 4  # none before the first attempt
+    base = service_module.RETRY_PAUSE_SECONDS
+    for k, pause in enumerate(pauses):
+        assert base * 2**k * 0.5 <= pause <= base * 2**k

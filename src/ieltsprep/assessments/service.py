@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,18 @@ TASK2_BANK = "writing/task2"
 STALE_SCORING_SECONDS = 15 * 60  # a job lost before it ran (the async invoke itself failed later) is asked again
 SCORING_ATTEMPTS = 3
 SCORING_BACKOFF_SECONDS = 0.5
-SAVE_RETRIES = 5
+SAVE_RETRIES = 8
+# Between optimistic-write attempts: a short pause that doubles (1, 2, 4 ... 64 ms) with jitter, so two writers of the
+# same item (two tabs saving both tasks) stop colliding instead of retrying in lockstep.
+RETRY_PAUSE_SECONDS = 0.001
+
+
+def attempts(retries: int = SAVE_RETRIES) -> Iterator[int]:
+    """Attempt numbers of a read-check-write loop, pausing (backoff with jitter) before every retry."""
+    for attempt in range(retries):
+        if attempt:
+            time.sleep(RETRY_PAUSE_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+        yield attempt
 
 
 def count_words(text: str) -> int:
@@ -216,7 +228,7 @@ class AssessmentService:
                 code="answer_too_long",
             )
         text = text.replace("\r\n", "\n").replace("\x00", "")
-        for _ in range(SAVE_RETRIES):
+        for _ in attempts():
             item = self.repository.get(user_id, assessment_id)
             self._require_writing(item)
             if item["status"] != "in_progress":
@@ -243,7 +255,7 @@ class AssessmentService:
     # --- submitting -------------------------------------------------------------------------------------------
     def submit(self, user_id: str, assessment_id: str) -> tuple[Item, bool]:
         """Move a writing assessment to scoring and request the job; returns (assessment, finished)."""
-        for _ in range(SAVE_RETRIES):
+        for _ in attempts():
             item = self.repository.get(user_id, assessment_id)
             self._require_writing(item)
             status = item["status"]
@@ -344,7 +356,7 @@ class AssessmentService:
     # --- results (writing job and the speaking worker) ----------------------------------------------------------
     def complete_with_result(self, user_id: str, assessment_id: str, result: dict[str, Any]) -> Item:
         """Store the result of a scored assessment (writing or speaking); a second call changes nothing."""
-        for _ in range(SAVE_RETRIES):
+        for _ in attempts():
             item = self.repository.get(user_id, assessment_id)
             status = item["status"]
             if status == "scored":
@@ -365,7 +377,7 @@ class AssessmentService:
 
     def fail(self, user_id: str, assessment_id: str, code: str, message: str) -> Item:
         """End an assessment as failed with ``error`` and give its credit back, in one transaction."""
-        for _ in range(SAVE_RETRIES):
+        for _ in attempts():
             item = self.repository.get(user_id, assessment_id)
             status = item["status"]
             if status in ("scored", "failed"):
