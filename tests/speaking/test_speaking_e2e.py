@@ -51,12 +51,12 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 @pytest.fixture
 def settings(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Local settings with the speaking time limits shortened twenty times."""
+    """Local settings with the speaking time limits shortened ten times (long enough for the Part 2 answer to be heard)."""
     return Settings(
         stage="local",
         data_dir=tmp_path / "var",
         cookie_secure=False,
-        speaking_time_scale=0.05,
+        speaking_time_scale=0.1,
         model_cache_dir=tmp_path_factory.getbasetemp() / "models",
     )
 
@@ -119,7 +119,9 @@ def test_whole_speaking_test_over_the_gateway_with_the_local_engine(
     assert summary["audio_seconds"] > 1.2 * summary["wall_seconds"]
     heard = " ".join(t["text"] for t in transcript if t["role"] == "candidate")
     sent = summary["answers_sent"]
-    assert sent >= 5
+    # The word error rate is judged over a sample that reaches past the Part 2 long answer (the sixth): over the five
+    # short Part 1 answers alone, two misheard names ("Anna Smith", "Leeds") weigh 0.18 whatever the engine does.
+    assert sent >= 7, f"only {sent} answers were asked for: too few to judge the word error rate"
     # The test may end (Part 3's time is up) while the last answers are still being recognised: compare what was
     # heard with the answers it covers, which must be all but the last two sent.
     wer, covered = min((word_error_rate(" ".join(ANSWERS[:k]), heard), k) for k in range(max(1, sent - 2), sent + 1))
