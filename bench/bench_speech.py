@@ -37,7 +37,14 @@ from ieltsprep.adapters.speech.models import whisper_model_dir  # noqa: E402
 from ieltsprep.adapters.speech.stt import Transcriber, word_error_rate  # noqa: E402
 from ieltsprep.adapters.speech.tts import ExaminerVoice, PiperSynthesizer  # noqa: E402
 from ieltsprep.settings import Settings  # noqa: E402
-from ieltsprep.speaking.protocol import InputEvents, SessionConfig, event_body, event_name  # noqa: E402
+from ieltsprep.speaking.protocol import (  # noqa: E402
+    AssistantAudio,
+    InputEvents,
+    OutputTracker,
+    SessionConfig,
+    UserTranscript,
+    UserTurnEnded,
+)
 
 RATE = 16000
 CHUNK = 512  # 32 ms, as Nova Sonic clients send
@@ -145,25 +152,21 @@ async def bench_session(engine: LocalSpeechEngine, answers: list[np.ndarray], pa
             await session.send(event)
 
     async def read() -> None:
-        final_blocks: set[str] = set()
+        tracker = OutputTracker()  # the controller's own reading of the engine's events
         ended = 0
         async for event in session.events():
-            name, body = event_name(event), event_body(event)
-            if name == "contentStart" and body.get("role") == "USER":
-                fields = str(body.get("additionalModelFields", ""))
-                if "FINAL" in fields:
-                    final_blocks.add(str(body["contentId"]))
-                if '"turn"' in fields:
+            for turn in tracker.feed(event):
+                if isinstance(turn, UserTurnEnded):
                     # What the controller does with a full answer: the next examiner line, as the turn ends.
                     ended += 1
                     await say(lines[min(ended, len(lines) - 1)])
                     waiting_for_audio.set()
-            elif name == "textOutput" and body.get("role") == "USER" and body.get("contentId") in final_blocks:
-                finals.append(str(body["content"]))
-                final_seen.set()
-            elif name == "audioOutput" and waiting_for_audio.is_set():
-                first_audio.append(loop.time())
-                waiting_for_audio.clear()
+                elif isinstance(turn, UserTranscript) and turn.stage == "FINAL" and turn.text:
+                    finals.append(turn.text)
+                    final_seen.set()
+                elif isinstance(turn, AssistantAudio) and waiting_for_audio.is_set():
+                    first_audio.append(loop.time())
+                    waiting_for_audio.clear()
 
     reader = asyncio.create_task(read())
 
