@@ -217,7 +217,6 @@ class _EarlyLine:
 
     pending: _PendingTurn  # the turn it answered
     end_ms: int  # where that turn's voice ended (engine time)
-    voice_end: float  # the same, on the controller's clock
     voiced_ms: int  # voice in the whole answer so far
     before: dict[str, Any]  # the script's state before the line
     turn_index: int  # the line's first transcript place
@@ -352,9 +351,10 @@ class Controller:
             if now >= self.line_ends_at:
                 self.heard_since_line = True
         if self._early is not None:
-            if self.last_voice_at >= self._early.voice_end + RESUME_VOICE_SECONDS:
+            voice_end = self._on_clock(self._early.end_ms)
+            if self.last_voice_at >= voice_end + RESUME_VOICE_SECONDS:
                 self._early.resumed = True
-            elif now >= self._early.voice_end + EARLY_SETTLE_SECONDS:
+            elif now >= voice_end + EARLY_SETTLE_SECONDS:
                 actions += self._settle_early()
         return actions + self._on_tick(now)
 
@@ -500,18 +500,16 @@ class Controller:
         if self.finished:
             return actions + decided  # the closing line is not taken back: the test is being scored
         held = [a for a in decided if isinstance(a, StoreTurn)]
-        voice_end = ended.end_ms / 1000 + self.clock.offset_seconds
-        self._early = _EarlyLine(pending, ended.end_ms, voice_end, voiced, before, turn_index, held)
+        self._early = _EarlyLine(pending, ended.end_ms, voiced, before, turn_index, held)
         # Fed faster than real time, the candidate may already have carried on by the time the turn's end is heard.
-        self._early.resumed = self.last_voice_at >= voice_end + RESUME_VOICE_SECONDS
+        self._early.resumed = self.last_voice_at >= self._on_clock(ended.end_ms) + RESUME_VOICE_SECONDS
         return actions + [a for a in decided if not isinstance(a, StoreTurn)]
 
     def _carries_on(self, early: _EarlyLine, ended: UserTurnEnded) -> bool:
         """Whether ``ended`` goes on with the answer ``early`` answered: it began soon after, over Maya's line (once
         she has said all of it, even a short "Why is that?", what follows answers her)."""
-        started = ended.start_ms / 1000 + self.clock.offset_seconds
         soon = ended.start_ms <= early.end_ms + RESUME_GRACE_MS
-        return soon and (early.interrupted or started + PRE_ROLL_SECONDS < self.line_ends_at)
+        return soon and (early.interrupted or self._on_clock(ended.start_ms) + PRE_ROLL_SECONDS < self.line_ends_at)
 
     def _take_back(self, early: _EarlyLine) -> list[Action]:
         """Un-ask Maya's early line: the candidate carried on with the answer after a pause."""
@@ -540,8 +538,11 @@ class Controller:
         if end_ms is None:
             self.last_voice_at = self.clock.now
         else:
-            voice_end = end_ms / 1000 + self.clock.offset_seconds
-            self.last_voice_at = max(self.last_voice_at, min(voice_end, self.clock.now))
+            self.last_voice_at = max(self.last_voice_at, min(self._on_clock(end_ms), self.clock.now))
+
+    def _on_clock(self, engine_ms: int) -> float:
+        """An engine time (ms since this engine session began) on the controller's clock (a resumed test's too)."""
+        return engine_ms / 1000 + self.clock.offset_seconds
 
     def _answered(self, *, short: bool) -> list[Action]:
         """The candidate answered the question Maya asked: a follow-up for a short answer, else what comes next."""
