@@ -17,14 +17,16 @@ $(STAMP): pyproject.toml requirements/models.txt
 	touch $@
 
 # The local test store (signed StoreKit 2 transactions, a loopback Play API) is on unless switched off.
-serve: $(STAMP)
+serve: $(STAMP) system-deps
 	IELTSPREP_TEST_STORE=$${IELTSPREP_TEST_STORE:-true} $(BIN)/ieltsprep serve --host $(HOST) --port $(PORT)
 
-# Debian packages the tests need: a browser for the end-to-end tests, espeak-ng and sox for speech.
+# Debian packages: a browser for the end-to-end tests, espeak-ng and sox for speech, the Hunspell en-GB and en-US
+# dictionaries the writing scorer reads (serve needs them too).
 system-deps:
-	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v sox >/dev/null || { \
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v sox >/dev/null \
+	  && test -f /usr/share/hunspell/en_GB.dic && test -f /usr/share/hunspell/en_US.dic || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    chromium chromium-driver espeak-ng sox fonts-dejavu-core ; }
+	    chromium chromium-driver espeak-ng sox fonts-dejavu-core hunspell-en-gb hunspell-en-us ; }
 
 NODE_STAMP := node_modules/.installed-stamp
 $(NODE_STAMP): package.json package-lock.json

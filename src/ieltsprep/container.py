@@ -44,7 +44,7 @@ class Container:
     @cached_property
     def writing_scorer(self) -> WritingScorer:
         """The configured writing scorer (local or bedrock)."""
-        from ieltsprep.scoring.port import build_writing_scorer
+        from ieltsprep.scoring.factory import build_writing_scorer
 
         return build_writing_scorer(self.settings)
 

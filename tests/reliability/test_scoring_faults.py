@@ -92,7 +92,7 @@ def test_an_engine_that_keeps_crashing_fails_the_assessment_and_returns_the_cred
 
 
 def test_an_engine_that_times_out_once_is_retried_and_the_credit_is_used_once(api: Api, container: Container) -> None:
-    from ieltsprep.scoring.port import build_writing_scorer
+    from ieltsprep.scoring.factory import build_writing_scorer
 
     engine = TimesOutOnce(build_writing_scorer(container.settings))
     container.__dict__["writing_scorer"] = engine

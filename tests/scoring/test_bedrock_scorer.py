@@ -191,7 +191,7 @@ def test_band_one_cases_need_no_model_call(client: Any) -> None:
 
 
 def test_build_from_settings_uses_the_configured_model(settings: Any) -> None:
-    from ieltsprep.scoring.port import build_writing_scorer
+    from ieltsprep.scoring.factory import build_writing_scorer
 
     scorer = build_writing_scorer(settings.model_copy(update={"writing_engine": "bedrock"}))
     assert isinstance(scorer, BedrockWritingScorer)

@@ -60,7 +60,7 @@ def run_eval_writing(args: argparse.Namespace) -> int:
 
 
 def _scorer(engine: str) -> Any:
-    from ieltsprep.scoring.port import build_writing_scorer
+    from ieltsprep.scoring.factory import build_writing_scorer
     from ieltsprep.settings import get_settings
 
     settings = get_settings().model_copy(update={"writing_engine": engine})

@@ -20,9 +20,8 @@ from importlib import resources
 from statistics import fmean, pstdev
 from typing import TYPE_CHECKING, Any
 
-from spellchecker import SpellChecker
-
 from ieltsprep.scoring.port import WritingTask
+from ieltsprep.scoring.spelling import Variety, speller
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,6 +74,7 @@ class Analysis:
     paragraphs: int
     english_share: float
     misspelled: list[Token]
+    varieties: dict[Variety, list[str]]
     linking: Counter[str]
     reference_count: int
     subordinate_count: int
@@ -108,12 +108,6 @@ def lexicon() -> dict[str, Any]:
     raw = resources.files("ieltsprep.scoring").joinpath("data/lexicon.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(raw)
     return data
-
-
-@lru_cache(maxsize=1)
-def spell() -> SpellChecker:
-    """pyspellchecker's English dictionary, loaded once per process (about 0.4 s)."""
-    return SpellChecker(language="en", distance=1)
 
 
 def count_words(text: str) -> int:
@@ -251,10 +245,11 @@ def analyse(task: WritingTask) -> Analysis:
     tokens = tokenize(text)
     lowers = [t.lower for t in tokens]
     wc = count_words(text)
-    freq = spell().word_frequency.dictionary
+    sp = speller()
+    freq = sp.frequency.word_frequency.dictionary
 
     any_words = _ANY_WORD.findall(text)
-    known = [w for w in lowers if w in freq]
+    known = [w for w in lowers if sp.known(w)]
     stop_hits = sum(1 for w in lowers if w in _stopwords())
     english_share = 0.0
     if any_words:
@@ -263,11 +258,16 @@ def analyse(task: WritingTask) -> Analysis:
     misspelled = [
         t
         for t in tokens
-        if t.lower not in freq
+        if not sp.known(t.lower)
         and not (t.text[0].isupper() and t.start > 0)  # proper nouns mid-sentence are not spelling errors
         and len(t.text) > 1
-        and t.lower.split("'")[0] not in freq
+        and not sp.known(t.lower.split("'")[0])
     ]
+    varieties: dict[Variety, list[str]] = {}
+    for word in dict.fromkeys(lowers):
+        variety = sp.variety(word)
+        if variety:
+            varieties.setdefault(variety, []).append(word)
     lowered = text.lower().replace("’", "'")
     linking = _phrases(lowered, lex["linking"])
     reference_words = frozenset(lex["reference"])
@@ -291,7 +291,7 @@ def analyse(task: WritingTask) -> Analysis:
     chart = _chart_coverage(task.chart_facts, lowered, essay_content) if task.chart_facts else None
 
     word_lengths = [len(w) for w in lowers] or [0]
-    rare = [w for w in known if freq[w] < RARE_WORD_COUNT and len(w) > 3]
+    rare = [w for w in known if freq.get(w, 0) < RARE_WORD_COUNT and len(w) > 3]
     sent_lengths = [s[2] for s in sentences] or [0]
     n_words = max(len(lowers), 1)
     n_sent = max(len(sentences), 1)
@@ -303,6 +303,7 @@ def analyse(task: WritingTask) -> Analysis:
         paragraphs=paragraphs,
         english_share=english_share,
         misspelled=misspelled,
+        varieties=varieties,
         linking=linking,
         reference_count=reference_count,
         subordinate_count=subordinate_count,
@@ -444,17 +445,3 @@ def hashed_ngrams(text: str, dim: int) -> dict[int, float]:
 # Polynomial rolling hash for character n-grams (vectorised; wraps modulo 2**64), then a Fibonacci mix.
 _PRIME = 1_000_003
 _MIX = 0x9E3779B97F4A7C15
-
-
-@lru_cache(maxsize=4096)
-def suggest(word: str) -> str:
-    """The most frequent dictionary word one edit away (Norvig's edits1), or "" when there is none."""
-    freq = spell().word_frequency.dictionary
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    edits = {left + right[1:] for left, right in splits if right}
-    edits |= {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
-    edits |= {left + c + right[1:] for left, right in splits if right for c in letters}
-    edits |= {left + c + right for left, right in splits for c in letters}
-    known = [w for w in edits if w in freq and w != word]
-    return max(known, key=lambda w: (freq[w], w)) if known else ""

@@ -24,9 +24,7 @@ from ieltsprep.scoring.features import (
     Analysis,
     analyse,
     hashed_ngrams,
-    spell,
     stem,
-    suggest,
 )
 from ieltsprep.scoring.port import (
     Annotation,
@@ -36,6 +34,7 @@ from ieltsprep.scoring.port import (
     WritingTask,
     criterion_keys,
 )
+from ieltsprep.scoring.spelling import speller
 
 if TYPE_CHECKING:
     import numpy as np
@@ -520,11 +519,11 @@ def evidence_feedback(task: WritingTask, analysis: Analysis) -> dict[str, str]:
 
 
 def _rare_examples(analysis: Analysis) -> list[str]:
-    freq = spell().word_frequency.dictionary
+    sp = speller()
     seen: dict[str, None] = {}
     for token in analysis.tokens:
         word = token.lower
-        if len(word) > 5 and word in freq and freq[word] < 20_000 and token not in analysis.misspelled:
+        if len(word) > 5 and 0 < sp.count(word) < 20_000 and token not in analysis.misspelled:
             seen.setdefault(word, None)
     return list(seen)
 
@@ -534,7 +533,7 @@ def build_annotations(task: WritingTask, analysis: Analysis, ruled: rules.RuledT
     text = task.text
     notes: list[Annotation] = []
     for token in analysis.misspelled[:25]:
-        fix = suggest(token.lower)
+        fix = speller().suggest(token.lower)
         notes.append(
             Annotation(
                 start=token.start,

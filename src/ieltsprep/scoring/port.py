@@ -1,21 +1,18 @@
 """The writing-scorer port: what the assessments service hands a scorer and what it gets back.
 
 ``WritingResult.model_dump()`` is exactly the writing ``result`` object of docs/API.md. Two engines implement the
-port (``local`` and ``bedrock``); ``build_writing_scorer`` picks one from the settings.
+port (``local`` and ``bedrock``); ``scoring/factory.py`` picks one from the settings (the port names none of them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ieltsprep.errors import AppError
-
-if TYPE_CHECKING:
-    from ieltsprep.settings import Settings
 
 TaskKind = Literal["academic_chart", "general_letter", "essay"]
 AnnotationKind = Literal["spelling", "grammar", "vocabulary", "cohesion", "length", "task"]
@@ -112,14 +109,3 @@ class WritingScorer(Protocol):
     def score(self, module: str, tasks: list[WritingTask]) -> WritingResult:
         """Score both tasks of ``module`` (academic_writing or general_writing); raises ScoringFailed."""
         ...
-
-
-def build_writing_scorer(settings: Settings) -> WritingScorer:
-    """The engine named by ``settings.writing_engine``."""
-    if settings.writing_engine == "bedrock":
-        from ieltsprep.scoring.bedrock import BedrockWritingScorer
-
-        return BedrockWritingScorer.from_settings(settings)
-    from ieltsprep.scoring.local import LocalWritingScorer
-
-    return LocalWritingScorer.load()
