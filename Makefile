@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint types unit js system-deps node-deps bench deploy-check build-lambda clean
+.PHONY: serve dictionaries test lint types unit js system-deps node-deps bench deploy-check build-lambda clean
 
 $(STAMP): pyproject.toml requirements/models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,16 +17,20 @@ $(STAMP): pyproject.toml requirements/models.txt
 	touch $@
 
 # The local test store (signed StoreKit 2 transactions, a loopback Play API) is on unless switched off.
-serve: $(STAMP) system-deps
+serve: $(STAMP) dictionaries
 	IELTSPREP_TEST_STORE=$${IELTSPREP_TEST_STORE:-true} $(BIN)/ieltsprep serve --host $(HOST) --port $(PORT)
 
-# Debian packages: a browser for the end-to-end tests, espeak-ng and sox for speech, the Hunspell en-GB and en-US
-# dictionaries the writing scorer reads (serve needs them too).
-system-deps:
-	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v sox >/dev/null \
-	  && test -f /usr/share/hunspell/en_GB.dic && test -f /usr/share/hunspell/en_US.dic || { \
+# The Hunspell en-GB and en-US dictionaries the writing scorer reads (Debian packages; serve needs them too).
+dictionaries:
+	@test -f /usr/share/hunspell/en_GB.dic && test -f /usr/share/hunspell/en_US.dic || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    chromium chromium-driver espeak-ng sox fonts-dejavu-core hunspell-en-gb hunspell-en-us ; }
+	    hunspell-en-gb hunspell-en-us ; }
+
+# Debian packages the tests need: a browser for the end-to-end tests, espeak-ng and sox for speech.
+system-deps: dictionaries
+	@command -v chromium >/dev/null && command -v espeak-ng >/dev/null && command -v sox >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    chromium chromium-driver espeak-ng sox fonts-dejavu-core ; }
 
 NODE_STAMP := node_modules/.installed-stamp
 $(NODE_STAMP): package.json package-lock.json
