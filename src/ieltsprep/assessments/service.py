@@ -434,6 +434,7 @@ def writing_tasks(item: Item) -> list[WritingTask]:
                 kind=task["kind"],
                 bullets=tuple(task.get("bullets") or ()),
                 chart_facts=tuple(facts),
+                visual=str(chart.get("type", "")) if chart else "",
             )
         )
     return tasks

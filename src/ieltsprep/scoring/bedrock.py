@@ -24,8 +24,9 @@ from ieltsprep.adapters.bedrock.converse import (
 )
 from ieltsprep.scoring import rules
 from ieltsprep.scoring.features import analyse
-from ieltsprep.scoring.local import build_task_result, shipped_off_topic
+from ieltsprep.scoring.local import shipped_off_topic
 from ieltsprep.scoring.port import ScoringFailed, TaskResult, WritingResult, WritingTask, criterion_keys
+from ieltsprep.scoring.result import build_task_result
 
 if TYPE_CHECKING:
     from ieltsprep.settings import Settings

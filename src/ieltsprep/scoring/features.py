@@ -20,6 +20,7 @@ from importlib import resources
 from statistics import fmean, pstdev
 from typing import TYPE_CHECKING, Any
 
+from ieltsprep.scoring import syntax
 from ieltsprep.scoring.port import WritingTask
 from ieltsprep.scoring.spelling import Variety, speller
 
@@ -31,6 +32,16 @@ _ANY_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n+")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*")
 _NUMBER = re.compile(r"\d")
+_EXAMPLE = re.compile(
+    r"\b(for (example|instance)|such as|e\.g\.|a case in point|to illustrate|in my country|according to|"
+    r"research|studies|a recent|\d)",
+    re.IGNORECASE,
+)
+_SEQUENCE = re.compile(
+    r"\b(first(ly)?|second(ly)?|next|then|after (that|this)|afterwards|subsequently|following (this|that)|"
+    r"finally|lastly|once|at the (next|final|last) stage|in the (next|final|last) stage|before|eventually)\b",
+    re.IGNORECASE,
+)
 # A sentence longer than this is hard to control; examiners see run-ons, so we annotate them.
 OVERLONG_SENTENCE_WORDS = 45
 # A content word used this often per 250 words reads as repetition rather than cohesion.
@@ -56,12 +67,13 @@ class Token:
 
 @dataclass(frozen=True)
 class Hit:
-    """A finding at a span, with what to write instead."""
+    """A finding at a span, with what to write instead, and the kind of error (grammar.py's types)."""
 
     start: int
     end: int
     message: str
     suggestion: str
+    type: str = "agreement"
 
 
 @dataclass
@@ -93,7 +105,41 @@ class Analysis:
     has_salutation: bool
     has_sign_off: bool
     numbers_used: int
+    text: str = ""
+    paragraph_spans: list[tuple[int, int]] = field(default_factory=list)
+    corrections: dict[str, str] = field(default_factory=dict)
+    copied_start: int | None = None
+    overview_start: int | None = None
+    sequence_markers: int = 0
+    complex_share: float = 0.0
+    local_coherence: float | None = None
+    # Filled by the local engine, which can tell what a paragraph is about (scoring/relevance.py).
+    off_topic_paragraphs: list[tuple[int, int]] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def grammar_errors(self) -> int:
+        """Grammar errors found (mechanics such as capital letters and repeated words left out)."""
+        return sum(1 for hit in self.grammar if hit.type not in ("capitalisation", "repetition"))
+
+    @property
+    def off_topic_share(self) -> float:
+        """Share of the answer's words in paragraphs about something other than the question."""
+        words = sum(count_words(self.text[s:e]) for s, e in self.off_topic_paragraphs)
+        return words / max(self.word_count, 1)
+
+    def text_of(self, start: int, end: int) -> str:
+        """The candidate's text between two offsets."""
+        return self.text[start:end]
+
+    def has_example(self, start: int, end: int) -> bool:
+        """True when the span gives an example or a concrete case."""
+        return _EXAMPLE.search(self.text[start:end]) is not None
+
+    def first_phrase_at(self, phrase: str) -> int | None:
+        """Offset of the first whole-word occurrence of a phrase (any case), or None."""
+        m = re.search(rf"(?<![A-Za-z]){re.escape(phrase)}(?![A-Za-z])", self.text, re.IGNORECASE)
+        return m.start() if m else None
 
     def vector(self, names: Sequence[str]) -> np.ndarray:
         """The named features as a float vector (model input order)."""
@@ -322,8 +368,26 @@ def analyse(task: WritingTask) -> Analysis:
         has_salutation=lowered.lstrip().startswith("dear"),
         has_sign_off=bool(_phrases(lowered[-120:], lex["letter_close"])),
         numbers_used=len(re.findall(r"\d+(?:[.,]\d+)?%?", text)),
+        text=text,
+        paragraph_spans=_paragraph_spans(text),
+        corrections={t.lower: sp.suggest(t.lower) for t in misspelled[:25]},
+        copied_start=_copied_start(lowered, task.prompt) if copied >= 0.15 else None,
+        overview_start=_phrase_start(lowered, lex["overview"]),
+        sequence_markers=len(_SEQUENCE.findall(text)),
     )
+    doc = syntax.parse(text)
+    misspelt_at = {t.start for t in misspelled}
+    structure = syntax.structure(doc)
+    analysis.complex_share = structure["complex_share"]
+    lemmas_by_sentence = [
+        {t.lemma_.lower() for t in sent if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at}
+        for sent in doc.sents
+    ]
+    analysis.local_coherence = _local_coherence(lemmas_by_sentence)
     analysis.features = {
+        **structure,
+        **_sophistication([t for t in doc if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at]),
+        "adjacent_overlap": analysis.local_coherence,
         "log_words": math.log1p(wc),
         "length_ratio": min(wc / max(task.min_words, 1), 2.0),
         "under_length": max(0.0, 1 - wc / max(task.min_words, 1)),
@@ -372,6 +436,61 @@ def _frequency_profile(words: Sequence[str], freq: Any) -> dict[str, float]:
         "content_below_1e6": fmean(1.0 if v < 6 else 0.0 for v in logs),
         "content_guiraud": len(set(content)) / math.sqrt(max(len(content), 1)),
     }
+
+
+def _sophistication(content: Sequence[Any]) -> dict[str, float]:
+    """Lexical sophistication of the correctly spelt content words: how rare their lemmas are in English (wordfreq's
+    Zipf scale: 6 is 'the top hundred', 3 is about once per million words)."""
+    from wordfreq import zipf_frequency
+
+    types = {t.lemma_.lower() for t in content}
+    zipfs = [zipf_frequency(w, "en") for w in types] or [7.0]
+    return {
+        "zipf_type_mean": fmean(zipfs),
+        "zipf_below_4": fmean(1.0 if z < 4 else 0.0 for z in zipfs),
+        "zipf_below_3": fmean(1.0 if z < 3 else 0.0 for z in zipfs),
+        "content_types_sqrt": len(types) / math.sqrt(max(len(content), 1)),
+    }
+
+
+def _local_coherence(lemmas: Sequence[set[str]]) -> float:
+    """How much more neighbouring sentences share content words than distant ones do (0 for a shuffled text)."""
+
+    def overlap(a: set[str], b: set[str]) -> float:
+        return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+    near = [overlap(a, b) for a, b in itertools.pairwise(lemmas)]
+    far = [overlap(lemmas[i], lemmas[j]) for i in range(len(lemmas)) for j in range(i + 3, len(lemmas))]
+    if not near or not far:
+        return 0.0
+    return fmean(near) - fmean(far)
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in re.finditer(r"\n\s*", text):
+        if count_words(text[start : m.start()]) > 0:
+            spans.append((start, m.start()))
+        start = m.end()
+    if count_words(text[start:]) > 0:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _phrase_start(lowered: str, phrases: Sequence[str]) -> int | None:
+    m = _phrase_pattern(tuple(phrases)).search(lowered)
+    return m.start() if m else None
+
+
+def _copied_start(lowered: str, prompt: str, n: int = 6) -> int | None:
+    """Offset of the first 6-word run of the answer lifted from the prompt."""
+    words = [(m.start(), m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(lowered)]
+    prompt_words = [t.lower for t in tokenize(prompt)]
+    grams = {tuple(prompt_words[i : i + n]) for i in range(len(prompt_words) - n + 1)}
+    for i in range(len(words) - n + 1):
+        if tuple(w for _, w in words[i : i + n]) in grams:
+            return words[i][0]
+    return None
 
 
 def _coverage(phrase: str, essay_content: set[str]) -> float:

@@ -20,21 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from ieltsprep.scoring import encoder, rules
 from ieltsprep.scoring.features import (
-    OVERLONG_SENTENCE_WORDS,
     Analysis,
     analyse,
     hashed_ngrams,
-    stem,
 )
 from ieltsprep.scoring.port import (
-    Annotation,
-    CriterionResult,
     TaskResult,
     WritingResult,
     WritingTask,
     criterion_keys,
 )
-from ieltsprep.scoring.spelling import speller
+from ieltsprep.scoring.result import build_task_result
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,7 +123,6 @@ ENCODER_SCALE = 0.02
 SUB_LAMBDA = 30.0
 # How far a criterion may move from the overall estimate per unit of sub-model disagreement.
 DEVIATION_GAIN = 1.0
-MAX_ANNOTATIONS = 60
 # About 1.2 % of the CSV's essays answer a different question altogether (their authors say so: "my own question");
 # allowing 2 % of answers to their own prompt to be flagged keeps those and a margin, and catches about three
 # quarters of answers paired with an unrelated prompt of the same task type.
@@ -410,195 +405,3 @@ class LocalWritingScorer:
         subs = {k: self.model.criteria["task" if i == 0 else k].predict(analysis) for i, k in enumerate(keys)}
         centre = sum(subs.values()) / len(subs)
         return allocate(overall, {k: v - centre for k, v in subs.items()}, keys)
-
-
-# --- feedback and annotations (shared with the bedrock engine) ----------------------------------------------------
-
-
-def build_task_result(
-    task: WritingTask,
-    analysis: Analysis,
-    ruled: rules.RuledTask,
-    *,
-    annotate: bool = True,
-    model_feedback: dict[str, str] | None = None,
-) -> TaskResult:
-    """The API task result: bands after rules, evidence-based feedback, annotations and flags."""
-    keys = criterion_keys(task.task)
-    evidence = evidence_feedback(task, analysis)
-    criteria = {}
-    for key in keys:
-        parts = list(ruled.reasons.get(key, []))
-        if not ruled.final:
-            if model_feedback and model_feedback.get(key):
-                parts.append(model_feedback[key])
-            parts.append(evidence[key])
-        criteria[key] = CriterionResult(band=ruled.criteria[key], feedback=" ".join(parts))
-    notes = build_annotations(task, analysis, ruled) if annotate and not ruled.final else []
-    return TaskResult(
-        task=task.task,
-        band=rules.task_band(ruled.criteria),
-        word_count=analysis.word_count,
-        criteria=criteria,
-        annotations=notes,
-        flags=rules.flags_in_order(ruled.flags),
-    )
-
-
-def _listed(items: Sequence[str], limit: int = 6) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (", ..." if len(items) > limit else "")
-
-
-def evidence_feedback(task: WritingTask, analysis: Analysis) -> dict[str, str]:
-    """One paragraph per criterion naming what was found in the candidate's own text."""
-    keys = criterion_keys(task.task)
-    a = analysis
-    wc = a.word_count
-    task_parts = [f"You wrote {wc} words (minimum {task.min_words})."]
-    if task.kind == "academic_chart":
-        if a.overview_phrases:
-            task_parts.append(f"You gave an overview ({_listed(a.overview_phrases, 3)}).")
-        else:
-            task_parts.append("Add an overview sentence (e.g. 'Overall, ...') summarising the main trends.")
-        task_parts.append(f"You reported {a.numbers_used} figures from the data.")
-        if a.trend_words:
-            task_parts.append(f"Words describing change or comparison: {_listed(a.trend_words)}.")
-        if a.chart_fact_coverage is not None:
-            task_parts.append(f"You mentioned {round(100 * a.chart_fact_coverage)}% of the chart's key items.")
-    elif task.kind == "general_letter":
-        for bullet, covered in zip(task.bullets, a.bullet_coverage, strict=False):
-            state = "covered" if covered > 0 else "not covered"
-            task_parts.append(f"Bullet '{bullet}': {state}.")
-        if not a.has_salutation:
-            task_parts.append("Open the letter with a greeting such as 'Dear ...,'.")
-        if not a.has_sign_off:
-            task_parts.append("Close the letter with a suitable sign-off.")
-    else:
-        if a.position_phrases:
-            task_parts.append(f"Your position is signalled ({_listed(a.position_phrases, 3)}).")
-        else:
-            task_parts.append("State your own position clearly (e.g. 'I believe ...').")
-        if a.conclusion_phrases:
-            task_parts.append(f"You concluded with '{a.conclusion_phrases[0]}'.")
-        else:
-            task_parts.append("End with a conclusion that restates your position.")
-    task_parts.append(f"You used {round(100 * a.prompt_coverage)}% of the question's key words.")
-
-    links = sorted(a.linking, key=lambda w: -a.linking[w])
-    cc = [f"You used {sum(a.linking.values())} linking words ({len(links)} different): {_listed(links)}."]
-    overused = [w for w in links if a.linking[w] >= 4]
-    if overused:
-        cc.append(f"Overused: {_listed([f'{w} ({a.linking[w]}x)' for w in overused])}.")
-    cc.append(f"{a.paragraphs} paragraph{'s' if a.paragraphs != 1 else ''}; {a.reference_count} referencing words.")
-
-    misspelled = list(dict.fromkeys(t.text for t in a.misspelled))
-    lr = [f"{len({t.lower for t in a.tokens})} different words in {len(a.tokens)}."]
-    rare = _rare_examples(a)
-    if rare:
-        lr.append(f"Less common words you used: {_listed(rare)}.")
-    lr.append(
-        f"{len(a.misspelled)} spelling error{'s' if len(a.misspelled) != 1 else ''}"
-        + (f": {_listed(misspelled)}." if misspelled else ".")
-    )
-    if a.repeated:
-        lr.append("Repeated often: " + _listed([f"{w} ({n}x)" for w, n in a.repeated]) + ".")
-
-    n_sent = len(a.sentences)
-    mean_len = round(a.features.get("mean_sentence_len", 0.0), 1)
-    gra = [
-        f"{n_sent} sentences, {mean_len} words on average; {a.subordinate_count} subordinate clause markers.",
-        f"{len(a.grammar)} likely grammar slip{'s' if len(a.grammar) != 1 else ''}"
-        + (f", e.g. {_listed([m.message for m in a.grammar], 2)}" if a.grammar else "")
-        + ".",
-    ]
-    if a.overlong:
-        gra.append(f"{len(a.overlong)} sentence(s) over {OVERLONG_SENTENCE_WORDS} words are hard to control.")
-    texts = [" ".join(task_parts), " ".join(cc), " ".join(lr), " ".join(gra)]
-    return dict(zip(keys, texts, strict=True))
-
-
-def _rare_examples(analysis: Analysis) -> list[str]:
-    sp = speller()
-    seen: dict[str, None] = {}
-    for token in analysis.tokens:
-        word = token.lower
-        if len(word) > 5 and 0 < sp.count(word) < 20_000 and token not in analysis.misspelled:
-            seen.setdefault(word, None)
-    return list(seen)
-
-
-def build_annotations(task: WritingTask, analysis: Analysis, ruled: rules.RuledTask) -> list[Annotation]:
-    """Spans in the candidate's text: misspellings, grammar slips, repetition, overlong sentences, task issues."""
-    text = task.text
-    notes: list[Annotation] = []
-    for token in analysis.misspelled[:25]:
-        fix = speller().suggest(token.lower)
-        notes.append(
-            Annotation(
-                start=token.start,
-                end=token.end,
-                kind="spelling",
-                message=f"'{token.text}' is not a recognised English spelling.",
-                suggestion=fix,
-            )
-        )
-    for hit in analysis.grammar[:15]:
-        notes.append(
-            Annotation(start=hit.start, end=hit.end, kind="grammar", message=hit.message, suggestion=hit.suggestion)
-        )
-    for start, end, words in analysis.overlong[:5]:
-        notes.append(
-            Annotation(
-                start=start,
-                end=end,
-                kind="grammar",
-                message=f"This sentence runs to {words} words.",
-                suggestion="Split it into two or three sentences.",
-            )
-        )
-    for word, count in analysis.repeated:
-        occurrences = [t for t in analysis.tokens if stem(t.lower) == word][3:8]
-        for t in occurrences:
-            notes.append(
-                Annotation(
-                    start=t.start,
-                    end=t.end,
-                    kind="vocabulary",
-                    message=f"'{t.text}' and its forms appear {count} times.",
-                    suggestion="Use a synonym or a pronoun.",
-                )
-            )
-    whole = (0, len(text))
-    if "under_length" in ruled.flags:
-        notes.append(
-            Annotation(
-                start=whole[0],
-                end=whole[1],
-                kind="length",
-                message=f"{analysis.word_count} words: the task asks for at least {task.min_words}.",
-                suggestion=f"Add about {task.min_words - analysis.word_count} words of relevant content.",
-            )
-        )
-    if "off_topic" in ruled.flags:
-        notes.append(
-            Annotation(
-                start=whole[0],
-                end=whole[1],
-                kind="task",
-                message="The answer does not seem to address this question.",
-                suggestion="Re-read the question and answer every part of it.",
-            )
-        )
-    if task.task == 2 and analysis.paragraphs <= 1 and analysis.word_count >= rules.PARAGRAPHS_EXPECTED_FROM_WORDS:
-        notes.append(
-            Annotation(
-                start=whole[0],
-                end=whole[1],
-                kind="cohesion",
-                message="The essay is one block of text.",
-                suggestion="Use an introduction, two or three body paragraphs and a conclusion.",
-            )
-        )
-    notes.sort(key=lambda n: (n.start, n.end))
-    return notes[:MAX_ANNOTATIONS]

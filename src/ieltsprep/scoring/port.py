@@ -46,6 +46,7 @@ class WritingTask:
     kind: TaskKind
     bullets: Sequence[str] = field(default_factory=tuple)
     chart_facts: Sequence[str] = field(default_factory=tuple)
+    visual: str = ""  # Academic Task 1: the chart type (line, bar, pie, table, process, map), for fitting feedback
 
 
 class _Model(BaseModel):
@@ -62,11 +63,25 @@ class Annotation(_Model):
     suggestion: str = ""
 
 
+class FeedbackPoint(_Model):
+    """One thing to work on: the candidate's own sentence ([start, end) in their text) and what to do about it."""
+
+    quote: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    advice: str
+
+
 class CriterionResult(_Model):
-    """A whole band 0-9 for one criterion and feedback naming evidence from the text."""
+    """A whole band 0-9 for one criterion, ranked points quoting the text, and what the next band up needs.
+
+    ``feedback`` is the same in one paragraph (the rules' reasons first) for clients that show plain text.
+    """
 
     band: int = Field(ge=0, le=9)
     feedback: str
+    points: list[FeedbackPoint] = Field(default_factory=list)
+    next_band: str = ""
 
 
 class TaskResult(_Model):
@@ -74,6 +89,8 @@ class TaskResult(_Model):
 
     task: int = Field(ge=1, le=2)
     band: float = Field(ge=0, le=9)
+    # The range the scorer's cross-source error supports: at least 80 % of human bands fell inside it out of source.
+    band_range: tuple[float, float] | None = None
     word_count: int = Field(ge=0)
     criteria: dict[str, CriterionResult]
     annotations: list[Annotation] = Field(default_factory=list)

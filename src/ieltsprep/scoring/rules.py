@@ -44,6 +44,16 @@ NO_DATA_CAP = 5
 # Task 2 CC: "no paragraphing" is a band-5 feature; only applied to answers long enough to need paragraphs.
 NO_PARAGRAPHS_CC_CAP = 5
 PARAGRAPHS_EXPECTED_FROM_WORDS = 150
+# Error density limits a band, as the descriptors word it: Lexical Resource 7 allows "occasional errors" in spelling,
+# 6 "some errors", 5 "noticeable errors"; Grammatical Range and Accuracy 7 has "frequent error-free sentences", 6
+# "some errors", 5 "frequent errors". Per 100 words, (rate above which, highest band) from the strictest down; the
+# rates are set where they hold back at most a few percent of the band 8-9 scripts in the essays CSV
+# (docs/ARCHITECTURE.md has the figures).
+SPELLING_CAPS: tuple[tuple[float, int], ...] = ((3.0, 5), (2.0, 6), (1.2, 7))
+GRAMMAR_CAPS: tuple[tuple[float, int], ...] = ((3.0, 5), (2.0, 6), (1.2, 7))
+# Part of the answer about something else (words in off-topic paragraphs, scoring/relevance.py): Task Response 6
+# allows that "some details may be irrelevant", 5 "may be ... irrelevant detail", 4 is "tangential".
+OFF_TOPIC_SHARE_CAPS: tuple[tuple[float, int], ...] = ((0.6, 4), (0.3, 5), (0.15, 6))
 
 
 @dataclass(frozen=True)
@@ -148,9 +158,27 @@ def apply_rules(
     if task.kind == "academic_chart" and not analysis.overview_phrases:
         ruled.flag("no_overview")
         ruled.cap(first, NO_OVERVIEW_CAP, "There is no clear overview of the main trends.")
+    _density_caps(ruled, first, analysis)
     if task.task == 2 and analysis.paragraphs <= 1 and words >= PARAGRAPHS_EXPECTED_FROM_WORDS:
         ruled.cap("coherence_cohesion", NO_PARAGRAPHS_CC_CAP, "The essay is not divided into paragraphs.")
     return ruled
+
+
+def _first_cap(value: float, caps: tuple[tuple[float, int], ...]) -> int | None:
+    return next((band for above, band in caps if value > above), None)
+
+
+def _density_caps(ruled: RuledTask, first: str, analysis: Analysis) -> None:
+    n = max(len(analysis.tokens), 1)
+    spelling = _first_cap(100 * len(analysis.misspelled) / n, SPELLING_CAPS)
+    if spelling is not None:
+        ruled.cap("lexical_resource", spelling, "Spelling errors are frequent enough to limit this band.")
+    grammar = _first_cap(100 * analysis.grammar_errors / n, GRAMMAR_CAPS)
+    if grammar is not None:
+        ruled.cap("grammatical_range_accuracy", grammar, "Grammar errors are frequent enough to limit this band.")
+    off_topic = _first_cap(analysis.off_topic_share, OFF_TOPIC_SHARE_CAPS)
+    if off_topic is not None:
+        ruled.cap(first, off_topic, "Part of the answer is about something other than the question.")
 
 
 def _all(ruled: RuledTask, band: int, flag: str, reason: str) -> RuledTask:
