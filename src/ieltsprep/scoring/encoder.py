@@ -105,7 +105,7 @@ class _Layer:
 class TextEncoder:
     """all-MiniLM-L6-v2 up to layer ``LAYERS``: text to a 384-dimensional vector."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, layers: int = LAYERS) -> None:
         import numpy as np
         from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
@@ -127,7 +127,7 @@ class TextEncoder:
         self.token_type = f32("embeddings.token_type_embeddings.weight")[0]
         self.ln0 = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
         self.layers = []
-        for i in range(min(LAYERS, int(config["num_hidden_layers"]))):
+        for i in range(min(layers, int(config["num_hidden_layers"]))):
             p = f"encoder.layer.{i}."
             qkv = [f32(p + f"attention.self.{k}.weight").T for k in ("query", "key", "value")]
             self.layers.append(

@@ -50,6 +50,7 @@ from ieltsprep.speaking.protocol import (
 )
 from ieltsprep.speaking.script import EXAMINER_NAME
 from ieltsprep.speaking.sessions import Turn
+from ieltsprep.speaking.timing import AudioTimeline, Segment
 
 Phase = Literal["intro", "question", "prep", "talk", "discussion", "closing"]
 Stage = Literal["intro_name", "intro_origin", "part1", "part2_card", "prep", "talk", "rounding", "part3", "closing"]
@@ -84,6 +85,8 @@ EARLY_SETTLE_SECONDS = RESUME_GRACE_MS / 1000 + 0.3
 # the audio stops coming, they start this long after the last of it.
 AUDIO_WAIT_SECONDS = 20.0
 STATE_EVERY_SECONDS = 1.0
+# A recogniser's turn times are its estimate: the voice measured in the audio is looked for this much either side.
+TURN_MARGIN_MS = 250
 # Energy above which a 16-bit frame counts as voice, when the room is quiet; rises with the noise floor.
 VOICE_RMS_MIN = 400.0
 
@@ -207,6 +210,8 @@ class _PendingTurn:
     index: int
     part: int
     answered: bool  # the next line has already been chosen: the words only need storing
+    start_ms: int  # the endpointer's turn span (engine time)
+    end_ms: int
     joins: _PendingTurn | None = None  # the earlier turn of the same answer (the candidate paused, then went on)
     words: int = 0  # words of the answer up to and including this turn, once known
 
@@ -267,6 +272,9 @@ class Controller:
         self._pending: list[_PendingTurn] = []  # ended candidate turns awaiting their words, oldest first
         self._candidate_line_shown = False  # a partial transcript has shown the candidate's current turn
         self._early: _EarlyLine | None = None  # Maya's line chosen at the end of a turn, while it may be taken back
+        self.timeline = AudioTimeline()  # the candidate's recent audio, for the voice in each of their turns
+        self._voice_from_ms = 0  # where the next candidate turn's voice may begin (the end of the last one's span)
+        self._closing_part = 3  # the part the test ended in (the closing line belongs to it)
 
     # --- the script ----------------------------------------------------------------------------------------------
     @property
@@ -293,7 +301,9 @@ class Controller:
         """The part of the test under way (the introduction counts as Part 1, as in the real test)."""
         if self.stage in ("part2_card", "prep", "talk", "rounding"):
             return 2
-        if self.stage in ("part3", "closing"):
+        if self.stage == "closing":
+            return self._closing_part
+        if self.stage == "part3":
             return 3
         return 1
 
@@ -344,6 +354,7 @@ class Controller:
         if self.finished or not pcm:
             return []
         self.clock.feed(len(pcm))
+        self.timeline.feed(pcm)
         now = self.clock.now
         actions: list[Action] = []
         if self._is_voice(pcm):
@@ -379,6 +390,7 @@ class Controller:
             "turn_index": self.turn_index,
             "talk_words": self.talk_words,
             "finished": self.finished,
+            "closing_part": self._closing_part,
         }
 
     @classmethod
@@ -399,7 +411,10 @@ class Controller:
             controller.turn_index = int(state.get("turn_index", 0))
             controller.talk_words = int(state.get("talk_words", 0))
             controller.finished = bool(state.get("finished", False))
+            controller._closing_part = int(state.get("closing_part", 3))
             now = controller.clock.now
+            controller.timeline = AudioTimeline(start_ms=int(now * 1000))
+            controller._voice_from_ms = int(now * 1000)
             controller.line_ends_at = controller.last_voice_at = controller._next_state_at = now
         return controller
 
@@ -477,7 +492,7 @@ class Controller:
         elif early is not None:
             actions += early.held
         # The transcript keeps the order things were said in: this turn's place comes before Maya's next line.
-        pending = _PendingTurn(self.turn_index, self.part, answered=False, joins=joins)
+        pending = _PendingTurn(self.turn_index, self.part, False, ended.start_ms, ended.end_ms, joins=joins)
         self._pending.append(pending)
         self.turn_index += 1
         if not self._candidate_line_shown:
@@ -571,11 +586,16 @@ class Controller:
             }
             for w in (asr.words if asr else ())
         )
-        start_ms = asr.start_ms + offset if asr else now_ms
-        end_ms = asr.end_ms + offset if asr else now_ms
+        span = (asr.start_ms, asr.end_ms) if asr else (pending.start_ms, pending.end_ms) if pending else None
+        voiced = self._voice_in(None if span is None else (span[0] + offset, span[1] + offset), now_ms)
+        if span is not None:
+            start_ms, end_ms = span[0] + offset, span[1] + offset
+        else:
+            # No times from the engine (Nova Sonic): the turn lasted from its first to its last voice in the audio.
+            start_ms, end_ms = (voiced[0][0], voiced[-1][1]) if voiced else (now_ms, now_ms)
         confidence = _confidence(asr, words)
         part = pending.part if pending else self.part
-        turn = Turn("candidate", part, text, start_ms, end_ms, words, confidence)
+        turn = Turn("candidate", part, text, start_ms, end_ms, words, confidence, tuple(voiced))
         index = pending.index if pending else self.turn_index
         if pending is None:
             self.turn_index += 1
@@ -600,6 +620,16 @@ class Controller:
             return actions
         short = self.stage in ("part1", "part3") and word_count < SHORT_ANSWER_WORDS and not self.followed_up
         return actions + self._answered(short=short)
+
+    def _voice_in(self, span: tuple[int, int] | None, now_ms: int) -> list[Segment]:
+        """The voiced segments of a candidate turn, measured in their audio: within the engine's span of the turn
+        (widened by a margin) when it gives one, else since the previous turn's span ended."""
+        if span is None:
+            start, end = self._voice_from_ms, now_ms
+        else:
+            start, end = max(self._voice_from_ms, span[0] - TURN_MARGIN_MS), span[1] + TURN_MARGIN_MS
+        self._voice_from_ms = max(self._voice_from_ms, min(end, now_ms))
+        return self.timeline.voiced(start, min(end, now_ms))
 
     def _next_after_answer(self) -> list[Action]:
         now = self.clock.now
@@ -681,6 +711,7 @@ class Controller:
         return self._ask_current(PART3_LEAD.format(topic=_card_subject(self._card), theme=theme) + " ")
 
     def _finish(self, reason: str, line: str) -> list[Action]:
+        self._closing_part = self.part
         self.stage = "closing"
         self.awaiting_answer = False
         actions = self._say(line)
