@@ -26,6 +26,8 @@ FRAME_MS = 20
 VOICE_RMS_MIN = 300.0  # a 16-bit frame quieter than this is never voice (a quiet room measures 30-150)
 FLOOR_FACTOR = 3.0  # voice is this many times the noise floor's energy (about 10 dB)
 FLOOR_PERCENTILE = 10  # the noise floor: the quietest tenth of the frames (there is silence between turns)
+# ... but never above this: a stretch with no silence in it (a long, unbroken answer) would put speech there.
+FLOOR_MAX = 500.0
 BRIDGE_MS = 120  # shorter gaps are within a word (stop closures), not pauses
 MIN_SEGMENT_MS = 60  # shorter bursts are clicks and knocks
 KEEP_SECONDS = 300.0  # audio the timeline keeps: a whole Part 2 (preparation and talk) and some
@@ -42,7 +44,7 @@ def energy_voice_activity(pcm: bytes) -> list[Segment]:
         return []
     blocks = samples[: frames * frame].astype(np.float32).reshape(frames, frame)
     rms = np.sqrt(np.mean(blocks * blocks, axis=1))
-    floor = float(np.percentile(rms, FLOOR_PERCENTILE))
+    floor = min(FLOOR_MAX, float(np.percentile(rms, FLOOR_PERCENTILE)))
     voiced = rms >= max(VOICE_RMS_MIN, FLOOR_FACTOR * floor)
     segments: list[list[int]] = []
     for index in np.flatnonzero(voiced):
