@@ -112,6 +112,9 @@ def test_a_whole_test_runs_through_the_worker_and_is_scored(
     assert all(t.voiced for t in stored if t.role == "candidate")
     assert result["evidence"]["complete"] and result["evidence"]["parts_taken"] == [1, 2, 3]
     assert stored[-1].role == "examiner" and stored[-1].part == 3
+    # Maya's stored turns are what the engine reported she said.
+    said = {line for session in engine.sessions for line in session.said}
+    assert all(s in said for t in stored if t.role == "examiner" for s in sentences(t.text))
     session = SpeakingStore(container.store).get(run.assessment_id)
     assert session is not None and session.finished
     # Maya's lines are prepared sentence by sentence ("... harder to use? Why?" is two).

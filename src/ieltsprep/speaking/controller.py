@@ -41,6 +41,7 @@ from ieltsprep.speaking.protocol import (
     AsrDetails,
     AssistantAudio,
     AssistantAudioEnd,
+    AssistantText,
     Failed,
     Interrupted,
     OutputTracker,
@@ -230,6 +231,19 @@ class _EarlyLine:
     interrupted: bool = False  # the engine stopped Maya (a barge-in)
 
 
+@dataclass
+class _SpokenLine:
+    """A line Maya was asked to say, stored as asked until the engine reports what she actually said."""
+
+    index: int  # its transcript place
+    part: int
+    start_ms: int
+    sentences: tuple[str, ...]  # as asked
+    heard: list[str]  # the engine's final text of it so far
+    withdrawn: bool = False  # taken back: whatever the engine reports of it is not stored
+    cut: bool = False  # the candidate spoke over it: the engine's next final text is all that was said of it
+
+
 Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
 
 
@@ -275,6 +289,8 @@ class Controller:
         self.timeline = AudioTimeline()  # the candidate's recent audio, for the voice in each of their turns
         self._voice_from_ms = 0  # where the next candidate turn's voice may begin (the end of the last one's span)
         self._closing_part = 3  # the part the test ended in (the closing line belongs to it)
+        self._spoken: list[_SpokenLine] = []  # Maya's lines awaiting the engine's final text, oldest first
+        self._engine_reports_text = False  # the engine sends the final text of Maya's lines (both real ones do)
 
     # --- the script ----------------------------------------------------------------------------------------------
     @property
@@ -434,6 +450,8 @@ class Controller:
             return [ToClient({"type": "transcript", "role": "candidate", "text": event.text, "final": False})]
         if isinstance(event, AssistantAudio):
             return self._on_examiner_audio(event.pcm, event.sample_rate)
+        if isinstance(event, AssistantText):
+            return self._on_examiner_text(event.text) if event.stage == "FINAL" else []
         if isinstance(event, AssistantAudioEnd):
             self._sentences_pending = max(0, self._sentences_pending - 1)
             return self._line_complete() if self._sentences_pending == 0 else []
@@ -442,6 +460,8 @@ class Controller:
                 self._early.resumed = self._early.interrupted = True
             self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
             self._sentences_pending = 0  # the engine drops what it had not yet said
+            if self._engine_reports_text and self._spoken:
+                self._spoken[0].cut = True
             return [ToClient({"type": "interrupted"}), *self._line_complete()]
         if isinstance(event, Failed):
             return self._on_error(event.code, event.message)
@@ -534,6 +554,8 @@ class Controller:
             actions.append(ToClient({"type": "interrupted"}))
         actions += self._line_complete()
         self._sentences_pending = 0
+        for line in self._spoken:
+            line.withdrawn = line.withdrawn or line.index >= early.turn_index
         for name, value in early.before.items():
             setattr(self, name, value)
         self.turn_index = early.turn_index  # the line's place goes to the rest of the answer
@@ -767,6 +789,7 @@ class Controller:
         # A line issued before the previous one is complete: the previous one is final as far as the transcript goes.
         earlier = [*self._settle_early(), *(a for a in self._line_complete() if isinstance(a, ToClient))]
         says: list[Action] = [Say(sentence) for sentence in sentences(text)]
+        self._spoken.append(_SpokenLine(self.turn_index, self.part, int(now * 1000), tuple(sentences(text)), []))
         self._sentences_pending += len(says)
         actions: list[Action] = [*earlier, *says]
         self._line_text = text
@@ -777,6 +800,43 @@ class Controller:
         ]
         self.turn_index += 1
         return actions
+
+    def _on_examiner_text(self, text: str) -> list[Action]:
+        """The engine's final text of (part of) one of Maya's lines: what she actually said is what is stored."""
+        if not text.strip() or not self._spoken:
+            return []
+        # The text belongs to the oldest line it begins a sentence of (lines before it were never voiced), else to
+        # the oldest line (the model's words may differ from what it was asked to say).
+        self._engine_reports_text = True
+        said = _opening_words(text)
+        line = next((ln for ln in self._spoken if any(_opening_words(s) == said for s in ln.sentences)), None)
+        actions: list[Action] = []
+        if line is None:
+            line = self._spoken[0]
+        else:
+            while self._spoken[0] is not line:
+                # The engine reports every line it says: one it went past was dropped (after a barge-in).
+                actions += self._examiner_said(self._spoken[0], unsaid=not self._spoken[0].heard)
+        line.heard.append(text.strip())
+        asked_words = len(" ".join(line.sentences).split())
+        if line.cut or len(line.heard) >= len(line.sentences) or len(" ".join(line.heard).split()) >= asked_words:
+            actions += self._examiner_said(line)
+        return actions
+
+    def _examiner_said(self, line: _SpokenLine, *, unsaid: bool = False) -> list[Action]:
+        """Store what the engine said of ``line`` in its transcript place (as asked while it has reported nothing;
+        empty when it was never said)."""
+        self._spoken.remove(line)
+        if line.withdrawn or (not line.heard and not unsaid):
+            return []
+        turn = Turn("examiner", line.part, " ".join(line.heard), line.start_ms, int(self.clock.now * 1000))
+        store = StoreTurn(line.index, turn)
+        if self._early is not None:
+            for i, held in enumerate(self._early.held):
+                if held.index == line.index:
+                    self._early.held[i] = store  # the early line is not stored until it stands
+                    return []
+        return [store]
 
     def _line_complete(self) -> list[Action]:
         if self._line_text is None:
@@ -884,6 +944,10 @@ _DECISION_FIELDS = (
     "_last_audio_at",
     "_anchor_phase",
 )
+
+
+def _opening_words(text: str, count: int = 3) -> tuple[str, ...]:
+    return tuple(re.findall(r"[a-z']+", text.lower())[:count])
 
 
 def _confidence(asr: AsrDetails | None, words: tuple[dict[str, Any], ...]) -> float | None:

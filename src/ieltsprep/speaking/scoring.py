@@ -393,7 +393,9 @@ def result_from(
         relevance=feedback.relevance(judgements) if relevance_judged else [],
         metrics=metrics.public(),
         transcript=[
-            TranscriptTurn(**t.public(), unsure=unsure_spans(t) if t.role == "candidate" else []) for t in turns
+            TranscriptTurn(**t.public(), unsure=unsure_spans(t) if t.role == "candidate" else [])
+            for t in turns
+            if t.text.strip()  # a line Maya never said (dropped after a barge-in) is stored empty
         ],
     )
 
