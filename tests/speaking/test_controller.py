@@ -11,8 +11,8 @@ import numpy as np
 
 from ieltsprep.speaking.controller import (
     AUDIO_CHUNK_BYTES,
-    ORIGIN,
     FOLLOW_UPS,
+    ORIGIN,
     Action,
     Controller,
     Finish,
