@@ -118,8 +118,8 @@ def test_whole_speaking_test_over_the_gateway_with_the_local_engine(
         "Thank you. We will stop the test here.",
     )
     summary = json.loads((out / "run.json").read_text())
-    # Faster than real time twice over: the time scale shortens the test and the audio is streamed at double speed.
-    assert summary["audio_seconds"] > 1.2 * summary["wall_seconds"]
+    # How fast the run went (audio seconds per wall second) is printed below, not asserted: it depends on the load
+    # on the machine; bench/bench_speaking_turns.py measures speed.
     heard = " ".join(t["text"] for t in transcript if t["role"] == "candidate")
     sent = summary["answers_sent"]
     # The word error rate is judged over a sample that reaches past the Part 2 long answer (the sixth): over the five
