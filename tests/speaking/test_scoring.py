@@ -277,13 +277,14 @@ def test_unsure_words_are_marked_in_the_transcript() -> None:
 def test_a_pluggable_grammar_finder_supplies_the_errors() -> None:
     def finder(text: str) -> list[dict[str, object]]:
         at = text.find("people is")
-        return [{"start": at, "end": at + 9, "type": "agreement", "message": "use 'people are'"}] if at >= 0 else []
+        found = {"start": at, "end": at + 9, "type": "agreement", "message": "subject-verb agreement error"}
+        return [{**found, "suggestion": "people are"}] if at >= 0 else []
 
     answers = ["The people is friendly there and I like them a lot because they help everyone.", *ANSWERS[1:]]
     result = LocalSpeakingScorer(find_errors=finder).score(_complete(answers, 350, 100), complete=True)
     assert result.metrics["errors_per_100_words"] > 0
-    grammar = [w for w in result.work_on if w.criterion == "grammatical_range_accuracy"]
-    assert not grammar or "people is" in grammar[0].quote
+    grammar = [w for w in result.work_on if w.title == "Check your grammar"]
+    assert grammar and "people is" in grammar[0].quote and 'better: "people are"' in grammar[0].advice
 
 
 @pytest.mark.parametrize(

@@ -172,8 +172,9 @@ def work_on(
                     title="Check your grammar",
                     quote=_around(turn.text, e.start, e.end),
                     part=turn.part,
-                    advice=f'{e.message[:1].upper()}{e.message[1:]} in "{turn.text[e.start : e.end]}". '
-                    f"{len(metrics.errors)} such errors were found in all.",
+                    advice=f'{e.message[:1].upper()}{e.message[1:]} in "{turn.text[e.start : e.end]}"'
+                    + (f' (better: "{e.suggestion}")' if e.suggestion else "")
+                    + f". {len(metrics.errors)} likely errors were found in all.",
                 ),
             )
         )

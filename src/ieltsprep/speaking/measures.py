@@ -59,9 +59,11 @@ class GrammarError:
     end: int
     type: str
     message: str
+    suggestion: str = ""
 
 
-ErrorFinder = Callable[[str], Sequence[Any]]  # text -> errors with start, end, type, message (attributes or keys)
+# text -> errors with start, end, type, message and optionally suggestion (attributes or keys)
+ErrorFinder = Callable[[str], Sequence[Any]]
 
 
 def slip_errors(text: str) -> list[dict[str, Any]]:
@@ -83,8 +85,11 @@ def default_error_finder() -> ErrorFinder:
     return finder
 
 
-def _field(error: Any, name: str) -> Any:
-    return error[name] if isinstance(error, dict) else getattr(error, name)
+def _field(error: Any, name: str, default: Any = None) -> Any:
+    value = error.get(name, default) if isinstance(error, dict) else getattr(error, name, default)
+    if value is None:
+        raise TypeError(f"a grammar error without {name}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,8 @@ def measure(turns: Sequence[Turn], find_errors: ErrorFinder | None = None) -> Me
         sentences += [s.strip() for s in SENTENCE.findall(turn.text) if words_of(s)]
         for e in finder(turn.text):
             start, end = int(_field(e, "start")), int(_field(e, "end"))
-            errors.append(GrammarError(index, start, end, str(_field(e, "type")), str(_field(e, "message"))))
+            kind, message, suggestion = _field(e, "type"), _field(e, "message"), _field(e, "suggestion", "")
+            errors.append(GrammarError(index, start, end, str(kind), str(message), str(suggestion or "")))
         probabilities += [float(w["probability"]) for w in turn.words if "probability" in w]
         if not turn.words and turn.confidence is not None:
             probabilities += [turn.confidence] * len(turn_words)
