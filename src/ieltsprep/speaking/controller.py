@@ -241,7 +241,7 @@ class _SpokenLine:
     sentences: tuple[str, ...]  # as asked
     heard: list[str]  # the engine's final text of it so far
     withdrawn: bool = False  # taken back: whatever the engine reports of it is not stored
-    cut: bool = False  # the candidate spoke over it: the engine's next final text is all that was said of it
+    cut: bool = False  # pending at a barge-in: cut short (its next final text is all that was said) or dropped
 
 
 Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
@@ -460,8 +460,9 @@ class Controller:
                 self._early.resumed = self._early.interrupted = True
             self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
             self._sentences_pending = 0  # the engine drops what it had not yet said
-            if self._engine_reports_text and self._spoken:
-                self._spoken[0].cut = True
+            if self._engine_reports_text:
+                for line in self._spoken:  # the one being spoken ends early; the engine drops the ones after it
+                    line.cut = True
             return [ToClient({"type": "interrupted"}), *self._line_complete()]
         if isinstance(event, Failed):
             return self._on_error(event.code, event.message)
@@ -815,8 +816,9 @@ class Controller:
             line = self._spoken[0]
         else:
             while self._spoken[0] is not line:
-                # The engine reports every line it says: one it went past was dropped (after a barge-in).
-                actions += self._examiner_said(self._spoken[0], unsaid=not self._spoken[0].heard)
+                # A line it went past after a barge-in was dropped, never said; any other stays as asked.
+                skipped = self._spoken[0]
+                actions += self._examiner_said(skipped, unsaid=skipped.cut and not skipped.heard)
         line.heard.append(text.strip())
         asked_words = len(" ".join(line.sentences).split())
         if line.cut or len(line.heard) >= len(line.sentences) or len(" ".join(line.heard).split()) >= asked_words:
