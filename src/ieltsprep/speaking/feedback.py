@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ieltsprep.speaking.measures import FILLERS, LINKERS, SENTENCE, WORD, Metrics, unsure_spans, words_of
+from ieltsprep.speaking.measures import (
+    FILLERS,
+    LINKERS,
+    SENTENCE,
+    SUBORDINATORS,
+    WORD,
+    Metrics,
+    unsure_spans,
+    words_of,
+)
 from ieltsprep.speaking.relevance import Judgement
 from ieltsprep.speaking.sessions import Turn
 
@@ -281,7 +290,12 @@ def work_on(
                 ),
             )
         )
-    sentences = [(t, m) for _, t in said for m in SENTENCE.finditer(t.text) if len(words_of(m.group())) >= 3]
+    sentences = [
+        (t, m)
+        for _, t in said
+        for m in SENTENCE.finditer(t.text)
+        if len(words_of(m.group())) >= 3 and not SUBORDINATORS.intersection(words_of(m.group()))
+    ]
     if sentences:
         turn, m = min(sentences, key=lambda tm: len(words_of(tm[1].group())))
         options.append(
@@ -312,11 +326,15 @@ def work_on(
         )
     )
     options.sort(key=lambda o: o[0])
+    # Weakest first, one per criterion while there are others to choose from.
     chosen: list[WorkOn] = []
     for _, item in options:
-        if item.title not in {c.title for c in chosen}:
+        if len(chosen) < 3 and item.criterion not in {c.criterion for c in chosen}:
             chosen.append(item)
-    return chosen[:3]
+    for _, item in options:
+        if len(chosen) < 3 and item not in chosen:
+            chosen.append(item)
+    return chosen
 
 
 def _repeated_general_word(said: Sequence[tuple[int, Turn]]) -> tuple[str, int, Turn] | None:
@@ -328,7 +346,7 @@ def _repeated_general_word(said: Sequence[tuple[int, Turn]]) -> tuple[str, int, 
     word, count = counts.most_common(1)[0]
     if count < 3:
         return None
-    turn = next(t for _, t in said if word in words_of(t.text))
+    _, turn = max(said, key=lambda it: words_of(it[1].text).count(word))
     return word, count, turn
 
 
