@@ -397,3 +397,12 @@ def test_container_builds_the_configured_speaking_scorer(tmp_path: Any) -> None:
     bedrock = Container(Settings(stage="local", data_dir=tmp_path, speaking_scorer="bedrock"))
     assert isinstance(local.speaking_scorer, LocalSpeakingScorer)
     assert isinstance(bedrock.speaking_scorer, BedrockSpeakingScorer)
+
+
+def test_bedrock_gives_no_band_without_a_model_call_when_almost_nothing_was_said() -> None:
+    scorer, stubber = _bedrock()
+    turns = [Turn("examiner", 1, "Hello.", 0, 0), _timed("Anna Smith", 1000, 300, 100, 0.9)]
+    with stubber:  # no response queued: a model call would fail the test
+        result = scorer.score(turns, complete=False)
+    assert result.overall_band is None and result.provisional_band is None
+    assert all(c.band is None for c in result.criteria.values())

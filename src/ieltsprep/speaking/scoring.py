@@ -327,6 +327,11 @@ class LocalSpeakingScorer:
         )
 
 
+def scorable(metrics: Metrics) -> bool:
+    """Whether there is enough of the candidate's speech to mark at all."""
+    return metrics.words >= MIN_SCORED_WORDS and round(metrics.speaking_seconds or 0.0, 1) >= MIN_SCORED_SECONDS
+
+
 def evidence_of(metrics: Metrics, turns: Sequence[Turn], *, complete: bool) -> Evidence:
     """How much of the test there is to mark, and what is missing, in plain words."""
     parts = sorted({t.part for t in turns if t.role == "candidate" and t.text.strip()})
@@ -367,12 +372,12 @@ def result_from(
     if set(criteria) != set(CRITERIA):
         raise ScoringFailed(f"criteria must be exactly {', '.join(CRITERIA)}", retryable=True)
     evidence = evidence_of(metrics, turns, complete=complete)
-    scorable = metrics.words >= MIN_SCORED_WORDS and evidence.candidate_seconds >= MIN_SCORED_SECONDS
+    marks = scorable(metrics)
     provisional = not (evidence.complete and evidence.candidate_seconds >= MIN_BAND_SECONDS)
     marked: dict[str, CriterionResult] = {}
     for key in CRITERIA:
         c = criteria[key]
-        if not scorable:
+        if not marks:
             c = CriterionResult(
                 band=None, measured=c.measured, feedback="Too little of your speech was heard to mark this."
             )
@@ -380,7 +385,7 @@ def result_from(
             c = c.model_copy(update={"provisional": True})
         marked[key] = c
     bands = [c.band for c in marked.values() if c.band is not None]
-    band = overall_band(bands) if scorable and bands else None
+    band = overall_band(bands) if marks and bands else None
     return SpeakingResult(
         overall_band=None if provisional else band,
         provisional_band=band if provisional else None,
@@ -389,7 +394,7 @@ def result_from(
         evidence=evidence,
         criteria=marked,
         figures=feedback.figures(metrics, SCALES),
-        work_on=feedback.work_on(metrics, turns, judgements, SCALES) if scorable else [],
+        work_on=feedback.work_on(metrics, turns, judgements, SCALES) if marks else [],
         relevance=feedback.relevance(judgements) if relevance_judged else [],
         metrics=metrics.public(),
         transcript=[

@@ -22,7 +22,15 @@ from ieltsprep.adapters.bedrock.converse import MAX_ATTEMPTS, ForcedToolCaller, 
 from ieltsprep.scoring.port import ScoringFailed
 from ieltsprep.speaking.measures import Metrics, measure
 from ieltsprep.speaking.relevance import exchanges
-from ieltsprep.speaking.scoring import CRITERIA, CriterionResult, SpeakingResult, cap_for, not_measured, result_from
+from ieltsprep.speaking.scoring import (
+    CRITERIA,
+    CriterionResult,
+    SpeakingResult,
+    cap_for,
+    not_measured,
+    result_from,
+    scorable,
+)
 from ieltsprep.speaking.sessions import Turn
 
 if TYPE_CHECKING:
@@ -116,9 +124,11 @@ class BedrockSpeakingScorer:
 
     def score(self, turns: Sequence[Turn], *, complete: bool) -> SpeakingResult:
         """Ask the model for the four criteria; raises ScoringFailed on errors or an answer out of schema."""
-        if not any(t.role == "candidate" and t.text.strip() for t in turns):
-            raise ScoringFailed("the candidate said nothing that could be scored", retryable=False)
         metrics = measure(turns)
+        if not scorable(metrics):
+            # Nothing for a model to judge: the same no-band result as the local engine, without a model call.
+            unmarked = {key: CriterionResult(band=None, feedback="") for key in CRITERIA}
+            return result_from(unmarked, metrics, turns, engine="bedrock", version=self._model_id, complete=complete)
         tool_input = self._caller.call(self._request(turns, metrics))
         try:
             criteria = {
