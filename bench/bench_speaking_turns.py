@@ -134,8 +134,13 @@ def main() -> None:
                 f"p95 {percentile(answers, 95):.3f} s, max {max(answers):.3f} s over {len(answers)} turns; "
                 f"Part 2 long turn: {', '.join(talks) or 'none'}"
             )
-    band = (run.result or {}).get("result", {}).get("overall_band")
-    print(f"result: {(run.result or {}).get('status')} overall band {band}")
+    result = (run.result or {}).get("result", {})
+    evidence = result.get("evidence", {})
+    print(
+        f"result: {(run.result or {}).get('status')} overall band {result.get('overall_band')} "
+        f"(provisional {result.get('provisional_band')}; {evidence.get('candidate_seconds')} s of candidate speech "
+        f"measured in the audio, parts {evidence.get('parts_taken')})"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ const SHELL = [
   'js/progress_chart.js',
   'js/exam_writing.js',
   'js/exam_speaking.js',
+  'js/speaking_result.js',
   'js/mobile_api_client.js',
   'js/mobile_purchase_integration.js',
   'js/pcm_capture_worklet.js',

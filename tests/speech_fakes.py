@@ -65,6 +65,14 @@ class FakeSpeechSession:
         self._emit("contentStart", {"contentId": content_id, "type": "AUDIO", "role": "ASSISTANT"})
         self._emit("audioOutput", {"contentId": content_id, "content": base64.b64encode(pcm).decode()})
         self._emit("contentEnd", {"contentId": content_id, "type": "AUDIO", "stopReason": "END_TURN"})
+        # What Maya said, as both real engines report it once the line is out.
+        text_id = str(uuid.uuid4())
+        fields = json.dumps({"generationStage": "FINAL"})
+        self._emit(
+            "contentStart", {"contentId": text_id, "type": "TEXT", "role": "ASSISTANT", "additionalModelFields": fields}
+        )
+        self._emit("textOutput", {"contentId": text_id, "role": "ASSISTANT", "content": line})
+        self._emit("contentEnd", {"contentId": text_id, "type": "TEXT", "stopReason": "END_TURN"})
 
     def _hear(self, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)

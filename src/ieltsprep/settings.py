@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     speech_engine: Literal["local", "nova-sonic"] = Field("local", validation_alias=_env("IELTSPREP_SPEECH_ENGINE"))
     speaking_scorer: Literal["local", "bedrock"] = Field("local", validation_alias=_env("IELTSPREP_SPEAKING_SCORER"))
     bedrock_writing_model_id: str = Field("amazon.nova-lite-v1:0", validation_alias=_env("IELTSPREP_BEDROCK_MODEL_ID"))
+    # The speaking scorer reads a whole test's transcript: its own model, chosen apart from the writing one.
+    bedrock_speaking_model_id: str = Field(
+        "amazon.nova-lite-v1:0", validation_alias=_env("IELTSPREP_BEDROCK_SPEAKING_MODEL_ID")
+    )
     bedrock_region: str | None = Field(None, validation_alias=_env("IELTSPREP_BEDROCK_REGION"))
     nova_sonic_model_id: str = Field("amazon.nova-2-sonic-v1:0", validation_alias=_env("IELTSPREP_NOVA_SONIC_MODEL_ID"))
     nova_sonic_voice: str = Field("amy", validation_alias=_env("IELTSPREP_NOVA_SONIC_VOICE"))

@@ -276,7 +276,7 @@ async function dashboard(view) {
       ? h('ul', { class: 'history card' }, assessments.map((a) =>
         h('li', {},
           h('span', {}, h('a', { href: assessmentHref(a) }, label(a.module)), ' ', h('span', { class: 'muted' }, new Date(a.created_at).toLocaleString())),
-          h('span', {}, a.result?.overall_band !== undefined ? h('strong', {}, `Band ${a.result.overall_band} `) : null, statusBadge(a.status)))))
+          h('span', {}, a.result?.overall_band != null ? h('strong', {}, `Band ${a.result.overall_band} `) : a.result?.provisional_band != null ? h('strong', {}, `Provisional band ${a.result.provisional_band} `) : null, statusBadge(a.status)))))
       : h('p', { class: 'card' }, 'No assessments yet. Start one above when you have credits.'));
 }
 

@@ -1,14 +1,8 @@
 // The speaking test with Maya (microphone check, live transcript, parts and phases, cue card, stop) and its result.
 import { h, mount } from './dom.js';
 import { SpeakingSession, startMicrophone } from './mobile_api_client.js';
-import { criteriaTable, scoredOrNull } from './exam_writing.js';
-
-const CRITERIA = {
-  fluency_coherence: 'Fluency and coherence',
-  lexical_resource: 'Lexical resource',
-  grammatical_range_accuracy: 'Grammatical range and accuracy',
-  pronunciation: 'Pronunciation',
-};
+import { scoredOrNull } from './exam_writing.js';
+import { speakingResultSections } from './speaking_result.js';
 
 const PHASES = {
   intro: 'Introduction',
@@ -17,12 +11,6 @@ const PHASES = {
   talk: 'Your long turn: speak for up to two minutes',
   discussion: 'Discussion',
   closing: 'Closing',
-};
-
-const METRICS = {
-  speech_rate_wpm: ['Speech rate', (v) => `${Math.round(v)} words/min`],
-  mean_length_of_run: ['Mean length of run', (v) => `${v.toFixed(1)} words`],
-  pause_ratio: ['Time in pauses', (v) => `${Math.round(v * 100)} %`],
 };
 
 function wsUrlFor(app) {
@@ -226,23 +214,9 @@ export async function speakingExam(view, id, app) {
 export async function speakingResult(view, scoring, app) {
   const assessment = await scoredOrNull(view, scoring, app, 'speaking');
   if (!assessment) return view;
-  const result = assessment.result;
-  const metrics = result.metrics || {};
   mount(view,
     h('h1', {}, `${app.label(assessment.module)}: your result`),
-    h('section', { class: 'card' },
-      h('p', { class: 'muted' }, 'Overall speaking band'),
-      h('p', { class: 'band', 'data-testid': 'overall-band' }, String(result.overall_band)),
-      h('p', { class: 'muted' }, `Scored by the ${result.engine} engine.`)),
-    h('section', { class: 'card' }, h('h2', {}, 'Bands per criterion'), criteriaTable(result.criteria, CRITERIA)),
-    h('section', { class: 'card' }, h('h2', {}, 'Fluency'),
-      h('div', { class: 'metrics' }, Object.entries(metrics).filter(([, v]) => typeof v === 'number').map(([key, value]) => {
-        const [name, format] = METRICS[key] || [key.replaceAll('_', ' '), (v) => String(Math.round(v * 100) / 100)];
-        return h('div', {}, name, h('strong', {}, format(value)));
-      }))),
-    h('section', { class: 'card' }, h('h2', {}, 'Transcript'),
-      h('ol', { class: 'transcript', 'data-testid': 'result-transcript' }, (result.transcript || []).map((turn) =>
-        h('li', { class: turn.role }, h('span', { class: 'who' }, `${turn.role === 'examiner' ? 'Maya' : 'You'} · Part ${turn.part}`), turn.text)))),
+    speakingResultSections(assessment.result),
     h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/dashboard' }, 'Back to the dashboard')));
   return view;
 }

@@ -29,7 +29,8 @@ export function writingPoints(result) {
 }
 
 export function speakingPoints(result) {
-  return Object.fromEntries(Object.entries(result.criteria || {}).map(([k, v]) => [k, v.band]));
+  // A criterion not measured (band null) has no point.
+  return Object.fromEntries(Object.entries(result.criteria || {}).filter(([, v]) => v.band !== null && v.band !== undefined).map(([k, v]) => [k, v.band]));
 }
 
 function lineChart(title, series, criteria) {

@@ -20,6 +20,7 @@ from ieltsprep.container import Container
 from ieltsprep.edges.gateway.server import BackgroundServer
 from ieltsprep.settings import Settings
 from ieltsprep.speaking.cli import SpeakingClient, create_assessment
+from ieltsprep.speaking.controller import sentences
 from ieltsprep.speaking.sessions import SpeakingStore
 from speech_fakes import FakeSpeechEngine, tone
 
@@ -107,9 +108,17 @@ def test_a_whole_test_runs_through_the_worker_and_is_scored(
     assert [t.text for t in stored if t.role == "candidate"] == [
         m["text"] for m in run.transcript if m["role"] == "candidate"
     ]
+    # Every answer's timing was measured in its audio (the fake engine's word timings are not what is scored).
+    assert all(t.voiced for t in stored if t.role == "candidate")
+    assert result["evidence"]["complete"] and result["evidence"]["parts_taken"] == [1, 2, 3]
+    assert stored[-1].role == "examiner" and stored[-1].part == 3
+    # Maya's stored turns are what the engine reported she said.
+    said = {line for session in engine.sessions for line in session.said}
+    assert all(s in said for t in stored if t.role == "examiner" for s in sentences(t.text))
     session = SpeakingStore(container.store).get(run.assessment_id)
     assert session is not None and session.finished
-    assert set(engine.prepared) >= {q for q in assessment["parts"][2]["questions"]}
+    # Maya's lines are prepared sentence by sentence ("... harder to use? Why?" is two).
+    assert set(engine.prepared) >= {s for q in assessment["parts"][2]["questions"] for s in sentences(q)}
     assert engine.sessions[0].closed
 
 
@@ -151,6 +160,11 @@ def test_stop_scores_what_was_said(live_server: BackgroundServer, container: Con
     assert run.result is not None and run.result["status"] == "scored"
     candidate_turns = [t for t in run.result["result"]["transcript"] if t["role"] == "candidate"]
     assert [t["text"] for t in candidate_turns] == ANSWERS[:3]
+    # Stopped in Part 1: no full band, the missing parts named, and the closing line belongs to Part 1.
+    result = run.result["result"]
+    assert result["overall_band"] is None and not result["evidence"]["complete"]
+    assert "Part 2 and Part 3 were not taken." in result["evidence"]["missing"]
+    assert result["transcript"][-1]["part"] == 1
 
 
 def test_words_that_arrive_after_maya_has_moved_on_are_stored_in_their_place_and_scored(

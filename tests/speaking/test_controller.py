@@ -12,6 +12,7 @@ import numpy as np
 from ieltsprep.speaking.controller import (
     AUDIO_CHUNK_BYTES,
     FOLLOW_UPS,
+    ORIGIN,
     Action,
     Controller,
     Finish,
@@ -21,6 +22,7 @@ from ieltsprep.speaking.controller import (
     StoreTurn,
     ToClient,
     script_sentences,
+    sentences,
 )
 from ieltsprep.speaking.script import choose_parts
 
@@ -555,3 +557,48 @@ def test_a_candidate_who_answers_a_short_line_heard_out_within_the_window_answer
     controller.on_audio(_silence(0.6))  # "Why is that?" has played out; the candidate answers 0.6 s after stopping
     assert _said(_speak(controller, 2.5, "u2")) == [parts[0]["topics"][0]["questions"][1]]
     assert controller.question_index == 1 and controller.followed_up is False
+
+
+def _examiner_text(words: list[str], content_id: str, *, interrupted: bool = False) -> list[dict[str, Any]]:
+    """The engine's final text of one of Maya's sentences (with the barge-in notice when she was spoken over)."""
+    fields = json.dumps({"generationStage": "FINAL"})
+    start = {"contentId": content_id, "type": "TEXT", "role": "ASSISTANT", "additionalModelFields": fields}
+    events = [{"event": {"contentStart": start}}]
+    events += [{"event": {"textOutput": {"contentId": content_id, "role": "ASSISTANT", "content": w}}} for w in words]
+    if interrupted:
+        notice = '{ "interrupted" : true }'
+        events.append({"event": {"textOutput": {"contentId": content_id, "role": "ASSISTANT", "content": notice}}})
+    stop = "INTERRUPTED" if interrupted else "END_TURN"
+    return [*events, {"event": {"contentEnd": {"contentId": content_id, "type": "TEXT", "stopReason": stop}}}]
+
+
+def test_maya_s_turn_is_stored_as_the_engine_said_it_in_its_place_and_part() -> None:
+    controller = Controller("a1", _parts())
+    begun = controller.begin()
+    (greeting,) = [a for a in begun if isinstance(a, StoreTurn)]
+    assert greeting.turn.text.startswith("Hello. My name is Maya.")  # as asked, until the engine reports it
+    said = ["Hello.", "My name is Maya.", "Could you tell me your full name, please?"]  # the model's own words
+    actions = _feed(controller, _audio_block(3.0))
+    for i, sentence in enumerate(said):
+        actions += _feed(controller, _examiner_text([sentence], f"t{i}"))
+    assert _stored(actions) == [(greeting.index, "examiner", " ".join(said))]
+    assert [a.turn.part for a in actions if isinstance(a, StoreTurn)] == [1]
+
+
+def test_what_was_said_of_a_line_cut_short_is_stored_and_a_line_never_said_is_stored_empty() -> None:
+    controller = Controller("a1", _parts())
+    controller.begin()
+    _feed(controller, _audio_block(3.0))
+    _feed(controller, [e for i, s in enumerate(sentences(GREETING_TEXT)) for e in _examiner_text([s], f"g{i}")])
+    controller.on_audio(_silence(4.0))
+    actions = _speak(controller, 2.0) + _feed(controller, _words("My name is Anna Smith"))
+    actions += controller.on_audio(_silence(2.0))  # Maya's early line stands once the grace window has passed
+    origin = [a for a in actions if isinstance(a, StoreTurn) and a.turn.role == "examiner"]
+    assert [a.turn.text for a in origin] == [ORIGIN]
+    # The candidate speaks over Maya's "Thank you.": the engine reports the words she got out.
+    actions = _feed(controller, _audio_block(1.0, "a2"))
+    actions += _feed(controller, _examiner_text(["Thank"], "o1", interrupted=True))
+    assert _stored(actions) == [(origin[0].index, "examiner", "Thank")]
+
+
+GREETING_TEXT = "Hello. My name is Maya. Can you tell me your full name, please?"

@@ -104,7 +104,10 @@ def test_whole_speaking_test_over_the_gateway_with_the_local_engine(
     assessment = json.loads((out / "result.json").read_text())
     assert assessment["status"] == "scored"
     result = assessment["result"]
-    assert 0 < result["overall_band"] <= 9
+    # Shortened ten times, the test holds under a minute of speech: a provisional band, saying so.
+    band = result["overall_band"] if result["overall_band"] is not None else result["provisional_band"]
+    assert band is not None and 0 < band <= 9
+    assert result["evidence"]["candidate_seconds"] > 0 and result["evidence"]["parts_taken"]
     assert result["metrics"]["speech_rate_wpm"] > 60
     assert sorted(out.glob("maya_*.wav"))
     examiner = [t["text"] for t in transcript if t["role"] == "examiner"]
@@ -115,8 +118,8 @@ def test_whole_speaking_test_over_the_gateway_with_the_local_engine(
         "Thank you. We will stop the test here.",
     )
     summary = json.loads((out / "run.json").read_text())
-    # Faster than real time twice over: the time scale shortens the test and the audio is streamed at double speed.
-    assert summary["audio_seconds"] > 1.2 * summary["wall_seconds"]
+    # How fast the run went (audio seconds per wall second) is printed below, not asserted: it depends on the load
+    # on the machine; bench/bench_speaking_turns.py measures speed.
     heard = " ".join(t["text"] for t in transcript if t["role"] == "candidate")
     sent = summary["answers_sent"]
     # The word error rate is judged over a sample that reaches past the Part 2 long answer (the sixth): over the five

@@ -385,16 +385,18 @@ class SpeakingWorker:
             with contextlib.suppress(AppError):
                 self.sessions.detach_worker(p.assessment_id)
             return
-        await asyncio.to_thread(score_and_store, self.container, p.user_id, p.assessment_id)
+        complete = reason == "completed"
+        await asyncio.to_thread(score_and_store, self.container, p.user_id, p.assessment_id, complete=complete)
         self.sessions.finish(p.assessment_id)
         await self._outbox.put({"type": "complete", "assessment_id": p.assessment_id})
 
 
-def score_and_store(container: Container, user_id: str, assessment_id: str) -> dict[str, Any]:
-    """Score the stored transcript of a test and record the result on the assessment (or fail it)."""
+def score_and_store(container: Container, user_id: str, assessment_id: str, *, complete: bool) -> dict[str, Any]:
+    """Score the stored transcript of a test and record the result on the assessment (or fail it). ``complete``:
+    the test reached its closing line (a stopped test gets a provisional band at most)."""
     turns = SpeakingStore(container.store).turns(user_id, assessment_id)
     try:
-        result = container.speaking_scorer.score(turns).model_dump()
+        result = container.speaking_scorer.score(turns, complete=complete).model_dump()
     except ScoringFailed as exc:
         container.assessments.fail(user_id, assessment_id, exc.code, exc.message)
         return {"status": "failed", "code": exc.code}

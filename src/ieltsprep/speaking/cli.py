@@ -365,7 +365,10 @@ def _command(args: argparse.Namespace) -> int:
         return 1
     out_dir = Path(args.out or f"speak-{run.assessment_id}")
     save_run(run, out_dir)
-    band = (run.result or {}).get("result", {}).get("overall_band")
+    result = (run.result or {}).get("result", {})
+    band = result.get("overall_band")
+    if band is None and result.get("provisional_band") is not None:
+        band = f"{result['provisional_band']} (provisional)"
     print(
         f"assessment {run.assessment_id}: {'completed' if run.completed else 'not completed'}, "
         f"{len(run.examiner_lines)} examiner lines, {run.audio_seconds_sent:.0f} s of audio in {run.wall_seconds:.0f} s, "

@@ -41,6 +41,7 @@ from ieltsprep.speaking.protocol import (
     AsrDetails,
     AssistantAudio,
     AssistantAudioEnd,
+    AssistantText,
     Failed,
     Interrupted,
     OutputTracker,
@@ -50,6 +51,7 @@ from ieltsprep.speaking.protocol import (
 )
 from ieltsprep.speaking.script import EXAMINER_NAME
 from ieltsprep.speaking.sessions import Turn
+from ieltsprep.speaking.timing import AudioTimeline, Segment
 
 Phase = Literal["intro", "question", "prep", "talk", "discussion", "closing"]
 Stage = Literal["intro_name", "intro_origin", "part1", "part2_card", "prep", "talk", "rounding", "part3", "closing"]
@@ -84,6 +86,8 @@ EARLY_SETTLE_SECONDS = RESUME_GRACE_MS / 1000 + 0.3
 # the audio stops coming, they start this long after the last of it.
 AUDIO_WAIT_SECONDS = 20.0
 STATE_EVERY_SECONDS = 1.0
+# A recogniser's turn times are its estimate: the voice measured in the audio is looked for this much either side.
+TURN_MARGIN_MS = 250
 # Energy above which a 16-bit frame counts as voice, when the room is quiet; rises with the noise floor.
 VOICE_RMS_MIN = 400.0
 
@@ -207,6 +211,8 @@ class _PendingTurn:
     index: int
     part: int
     answered: bool  # the next line has already been chosen: the words only need storing
+    start_ms: int  # the endpointer's turn span (engine time)
+    end_ms: int
     joins: _PendingTurn | None = None  # the earlier turn of the same answer (the candidate paused, then went on)
     words: int = 0  # words of the answer up to and including this turn, once known
 
@@ -223,6 +229,19 @@ class _EarlyLine:
     held: list[StoreTurn]  # the line's transcript turns, stored once it stands
     resumed: bool = False  # the candidate may have carried on: wait for their turn's start to decide
     interrupted: bool = False  # the engine stopped Maya (a barge-in)
+
+
+@dataclass
+class _SpokenLine:
+    """A line Maya was asked to say, stored as asked until the engine reports what she actually said."""
+
+    index: int  # its transcript place
+    part: int
+    start_ms: int
+    sentences: tuple[str, ...]  # as asked
+    heard: list[str]  # the engine's final text of it so far
+    withdrawn: bool = False  # taken back: whatever the engine reports of it is not stored
+    cut: bool = False  # pending at a barge-in: cut short (its next final text is all that was said) or dropped
 
 
 Action = ToClient | Say | StoreTurn | SaveState | LineSpoken | Finish
@@ -267,6 +286,11 @@ class Controller:
         self._pending: list[_PendingTurn] = []  # ended candidate turns awaiting their words, oldest first
         self._candidate_line_shown = False  # a partial transcript has shown the candidate's current turn
         self._early: _EarlyLine | None = None  # Maya's line chosen at the end of a turn, while it may be taken back
+        self.timeline = AudioTimeline()  # the candidate's recent audio, for the voice in each of their turns
+        self._voice_from_ms = 0  # where the next candidate turn's voice may begin (the end of the last one's span)
+        self._closing_part = 3  # the part the test ended in (the closing line belongs to it)
+        self._spoken: list[_SpokenLine] = []  # Maya's lines awaiting the engine's final text, oldest first
+        self._engine_reports_text = False  # the engine sends the final text of Maya's lines (both real ones do)
 
     # --- the script ----------------------------------------------------------------------------------------------
     @property
@@ -293,7 +317,9 @@ class Controller:
         """The part of the test under way (the introduction counts as Part 1, as in the real test)."""
         if self.stage in ("part2_card", "prep", "talk", "rounding"):
             return 2
-        if self.stage in ("part3", "closing"):
+        if self.stage == "closing":
+            return self._closing_part
+        if self.stage == "part3":
             return 3
         return 1
 
@@ -344,6 +370,7 @@ class Controller:
         if self.finished or not pcm:
             return []
         self.clock.feed(len(pcm))
+        self.timeline.feed(pcm)
         now = self.clock.now
         actions: list[Action] = []
         if self._is_voice(pcm):
@@ -379,6 +406,7 @@ class Controller:
             "turn_index": self.turn_index,
             "talk_words": self.talk_words,
             "finished": self.finished,
+            "closing_part": self._closing_part,
         }
 
     @classmethod
@@ -399,7 +427,10 @@ class Controller:
             controller.turn_index = int(state.get("turn_index", 0))
             controller.talk_words = int(state.get("talk_words", 0))
             controller.finished = bool(state.get("finished", False))
+            controller._closing_part = int(state.get("closing_part", 3))
             now = controller.clock.now
+            controller.timeline = AudioTimeline(start_ms=int(now * 1000))
+            controller._voice_from_ms = int(now * 1000)
             controller.line_ends_at = controller.last_voice_at = controller._next_state_at = now
         return controller
 
@@ -419,6 +450,8 @@ class Controller:
             return [ToClient({"type": "transcript", "role": "candidate", "text": event.text, "final": False})]
         if isinstance(event, AssistantAudio):
             return self._on_examiner_audio(event.pcm, event.sample_rate)
+        if isinstance(event, AssistantText):
+            return self._on_examiner_text(event.text) if event.stage == "FINAL" else []
         if isinstance(event, AssistantAudioEnd):
             self._sentences_pending = max(0, self._sentences_pending - 1)
             return self._line_complete() if self._sentences_pending == 0 else []
@@ -427,6 +460,9 @@ class Controller:
                 self._early.resumed = self._early.interrupted = True
             self.line_ends_at = min(self.line_ends_at, self.clock.now)  # Maya has stopped talking
             self._sentences_pending = 0  # the engine drops what it had not yet said
+            if self._engine_reports_text:
+                for line in self._spoken:  # the one being spoken ends early; the engine drops the ones after it
+                    line.cut = True
             return [ToClient({"type": "interrupted"}), *self._line_complete()]
         if isinstance(event, Failed):
             return self._on_error(event.code, event.message)
@@ -477,7 +513,7 @@ class Controller:
         elif early is not None:
             actions += early.held
         # The transcript keeps the order things were said in: this turn's place comes before Maya's next line.
-        pending = _PendingTurn(self.turn_index, self.part, answered=False, joins=joins)
+        pending = _PendingTurn(self.turn_index, self.part, False, ended.start_ms, ended.end_ms, joins=joins)
         self._pending.append(pending)
         self.turn_index += 1
         if not self._candidate_line_shown:
@@ -519,6 +555,8 @@ class Controller:
             actions.append(ToClient({"type": "interrupted"}))
         actions += self._line_complete()
         self._sentences_pending = 0
+        for line in self._spoken:
+            line.withdrawn = line.withdrawn or line.index >= early.turn_index
         for name, value in early.before.items():
             setattr(self, name, value)
         self.turn_index = early.turn_index  # the line's place goes to the rest of the answer
@@ -571,11 +609,16 @@ class Controller:
             }
             for w in (asr.words if asr else ())
         )
-        start_ms = asr.start_ms + offset if asr else now_ms
-        end_ms = asr.end_ms + offset if asr else now_ms
+        span = (asr.start_ms, asr.end_ms) if asr else (pending.start_ms, pending.end_ms) if pending else None
+        voiced = self._voice_in(None if span is None else (span[0] + offset, span[1] + offset), now_ms)
+        if span is not None:
+            start_ms, end_ms = span[0] + offset, span[1] + offset
+        else:
+            # No times from the engine (Nova Sonic): the turn lasted from its first to its last voice in the audio.
+            start_ms, end_ms = (voiced[0][0], voiced[-1][1]) if voiced else (now_ms, now_ms)
         confidence = _confidence(asr, words)
         part = pending.part if pending else self.part
-        turn = Turn("candidate", part, text, start_ms, end_ms, words, confidence)
+        turn = Turn("candidate", part, text, start_ms, end_ms, words, confidence, tuple(voiced))
         index = pending.index if pending else self.turn_index
         if pending is None:
             self.turn_index += 1
@@ -600,6 +643,16 @@ class Controller:
             return actions
         short = self.stage in ("part1", "part3") and word_count < SHORT_ANSWER_WORDS and not self.followed_up
         return actions + self._answered(short=short)
+
+    def _voice_in(self, span: tuple[int, int] | None, now_ms: int) -> list[Segment]:
+        """The voiced segments of a candidate turn, measured in their audio: within the engine's span of the turn
+        (widened by a margin) when it gives one, else since the previous turn's span ended."""
+        if span is None:
+            start, end = self._voice_from_ms, now_ms
+        else:
+            start, end = max(self._voice_from_ms, span[0] - TURN_MARGIN_MS), span[1] + TURN_MARGIN_MS
+        self._voice_from_ms = max(self._voice_from_ms, min(end, now_ms))
+        return self.timeline.voiced(start, min(end, now_ms))
 
     def _next_after_answer(self) -> list[Action]:
         now = self.clock.now
@@ -681,6 +734,7 @@ class Controller:
         return self._ask_current(PART3_LEAD.format(topic=_card_subject(self._card), theme=theme) + " ")
 
     def _finish(self, reason: str, line: str) -> list[Action]:
+        self._closing_part = self.part
         self.stage = "closing"
         self.awaiting_answer = False
         actions = self._say(line)
@@ -736,6 +790,7 @@ class Controller:
         # A line issued before the previous one is complete: the previous one is final as far as the transcript goes.
         earlier = [*self._settle_early(), *(a for a in self._line_complete() if isinstance(a, ToClient))]
         says: list[Action] = [Say(sentence) for sentence in sentences(text)]
+        self._spoken.append(_SpokenLine(self.turn_index, self.part, int(now * 1000), tuple(sentences(text)), []))
         self._sentences_pending += len(says)
         actions: list[Action] = [*earlier, *says]
         self._line_text = text
@@ -746,6 +801,44 @@ class Controller:
         ]
         self.turn_index += 1
         return actions
+
+    def _on_examiner_text(self, text: str) -> list[Action]:
+        """The engine's final text of (part of) one of Maya's lines: what she actually said is what is stored."""
+        if not text.strip() or not self._spoken:
+            return []
+        # The text belongs to the oldest line it begins a sentence of (lines before it were never voiced), else to
+        # the oldest line (the model's words may differ from what it was asked to say).
+        self._engine_reports_text = True
+        said = _opening_words(text)
+        line = next((ln for ln in self._spoken if any(_opening_words(s) == said for s in ln.sentences)), None)
+        actions: list[Action] = []
+        if line is None:
+            line = self._spoken[0]
+        else:
+            while self._spoken[0] is not line:
+                # A line it went past after a barge-in was dropped, never said; any other stays as asked.
+                skipped = self._spoken[0]
+                actions += self._examiner_said(skipped, unsaid=skipped.cut and not skipped.heard)
+        line.heard.append(text.strip())
+        asked_words = len(" ".join(line.sentences).split())
+        if line.cut or len(line.heard) >= len(line.sentences) or len(" ".join(line.heard).split()) >= asked_words:
+            actions += self._examiner_said(line)
+        return actions
+
+    def _examiner_said(self, line: _SpokenLine, *, unsaid: bool = False) -> list[Action]:
+        """Store what the engine said of ``line`` in its transcript place (as asked while it has reported nothing;
+        empty when it was never said)."""
+        self._spoken.remove(line)
+        if line.withdrawn or (not line.heard and not unsaid):
+            return []
+        turn = Turn("examiner", line.part, " ".join(line.heard), line.start_ms, int(self.clock.now * 1000))
+        store = StoreTurn(line.index, turn)
+        if self._early is not None:
+            for i, held in enumerate(self._early.held):
+                if held.index == line.index:
+                    self._early.held[i] = store  # the early line is not stored until it stands
+                    return []
+        return [store]
 
     def _line_complete(self) -> list[Action]:
         if self._line_text is None:
@@ -853,6 +946,10 @@ _DECISION_FIELDS = (
     "_last_audio_at",
     "_anchor_phase",
 )
+
+
+def _opening_words(text: str, count: int = 3) -> tuple[str, ...]:
+    return tuple(re.findall(r"[a-z']+", text.lower())[:count])
 
 
 def _confidence(asr: AsrDetails | None, words: tuple[dict[str, Any], ...]) -> float | None:

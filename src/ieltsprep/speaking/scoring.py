@@ -1,90 +1,58 @@
-"""Speaking scoring: the port, the measurable features of a transcript, and the local engine.
+"""Speaking scoring: the port, the evidence rules, and the local engine.
 
 The four criteria are those of the public band descriptors (ielts_scoring.md 3.3), equally weighted:
-- fluency and coherence: speech rate (words per minute of speaking time), pauses between words (from the
-  recogniser's word timings), mean length of run (words between pauses), filled pauses, linking words;
+- fluency and coherence: speech rate, pauses and runs measured in the candidate's audio (speaking/measures.py),
+  filled pauses, linking words; limited when answers do not answer their questions (speaking/relevance.py);
 - lexical resource: range (moving-average type-token ratio) and the share of less common words;
-- grammatical range and accuracy: sentence length and complexity (subordination) and error heuristics;
-- pronunciation: the recogniser's word confidence, a stated proxy: clear speech is recognised confidently, but
-  confidence also drops with noise and accents the model has seen little of.
-``SpeakingResult.model_dump()`` is the speaking ``result`` object of docs/API.md. Two engines implement the port:
-``local`` (below) and ``bedrock`` (``scoring_bedrock``); ``build_speaking_scorer`` picks one from the settings.
+- grammatical range and accuracy: sentence length and complexity (subordination) and the errors found;
+- pronunciation: the recogniser's word confidence, a stated proxy, when the engine gives one; otherwise not measured,
+  said so, and left out of the band (never a constant).
+
+Evidence rules (both engines, ``result_from``): a test that did not reach the end of Part 3, or with under
+``MIN_BAND_SECONDS`` of candidate speech, gets no ``overall_band``, only a ``provisional_band`` with every criterion
+marked provisional; with (almost) no speech there is no band at all. ``SpeakingResult.model_dump()`` is the speaking
+``result`` object of docs/API.md; ``build_speaking_scorer`` picks the engine (``local`` here, ``bedrock`` in
+``scoring_bedrock``) from the settings.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ieltsprep.scoring.port import ScoringFailed
+from ieltsprep.speaking import feedback
+from ieltsprep.speaking.measures import ErrorFinder, Metrics, measure, unsure_spans
+from ieltsprep.speaking.relevance import Judgement, Similarity, installed_similarity, judge
 from ieltsprep.speaking.sessions import Turn
 
 if TYPE_CHECKING:
     from ieltsprep.settings import Settings
 
 CRITERIA: tuple[str, ...] = ("fluency_coherence", "lexical_resource", "grammatical_range_accuracy", "pronunciation")
-LOCAL_ENGINE_VERSION = "speaking-local-1"
-PAUSE_MS = 250  # a silent gap between words longer than this counts as a pause (a common threshold in fluency research)
-COMMON_WORD_RANK = 4000  # words outside the 4,000 most frequent count as less common
-FILLERS = frozenset({"um", "uh", "er", "erm", "hmm", "ah", "eh", "mm"})
-LINKERS = frozenset(
-    {
-        "because",
-        "so",
-        "however",
-        "although",
-        "though",
-        "but",
-        "also",
-        "actually",
-        "whereas",
-        "therefore",
-        "moreover",
-        "besides",
-        "instead",
-        "while",
-        "unless",
-        "since",
-        "then",
-        "firstly",
-        "secondly",
-        "finally",
-        "example",
-        "instance",
-    }
-)
-SUBORDINATORS = frozenset(
-    {"because", "although", "though", "which", "who", "whom", "whose", "that", "if", "when", "while", "whereas"}
-    | {"unless", "since", "until", "where", "whether", "after", "before", "once"}
-)
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
-_SENTENCE = re.compile(r"[^.!?]+[.!?]?")
-# Frequent spoken-grammar slips a recogniser transcribes faithfully (it does not correct grammar).
-_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(he|she|it)\s+(don't|have|are|were|do)\b", re.I), "subject-verb agreement"),
-    (re.compile(r"\b(i|you|we|they)\s+(doesn't|has|is|was)\b", re.I), "subject-verb agreement"),
-    (re.compile(r"\b(i|you|we|they|he|she)\s+am\s+(?!\w+ing\b)", re.I), "verb form"),
-    (re.compile(r"\b(more|most)\s+\w+er\b", re.I), "double comparative"),
-    (re.compile(r"\ba\s+(?!one|once|uni|use|usu|eu)[aeiou]\w*", re.I), "article"),
-    (re.compile(r"\b(informations|advices|furnitures|equipments|homeworks|knowledges)\b", re.I), "uncountable noun"),
-    (re.compile(r"\b(\w+)\s+\1\b", re.I), "repetition"),
-)
+LOCAL_ENGINE_VERSION = "speaking-local-2"
+MIN_BAND_SECONDS = 60  # less candidate speech than this gives a provisional band only
+MIN_SCORED_WORDS = 20  # fewer words than this (or under MIN_SCORED_SECONDS) give no band at all
+MIN_SCORED_SECONDS = 8
+# Fluency and Coherence is capped by the share of judged answers that do not answer their question: half or more,
+# band 4; a fifth or more, band 5; any, band 6 (the descriptors ask for answers that develop the topic).
+RELEVANCE_CAPS: tuple[tuple[float, int], ...] = ((0.5, 4), (0.2, 5), (0.0, 6))
 
 
 class CriterionResult(BaseModel):
-    """A whole band 0-9 for one criterion, with feedback naming the evidence."""
+    """A whole band 0-9 for one criterion (None: not measured, or too little speech), with feedback naming the
+    evidence."""
 
     model_config = ConfigDict(extra="forbid")
 
-    band: int = Field(ge=0, le=9)
+    band: int | None = Field(ge=0, le=9)
     feedback: str
+    measured: bool = True
+    provisional: bool = False
 
 
 class TranscriptTurn(BaseModel):
@@ -97,6 +65,19 @@ class TranscriptTurn(BaseModel):
     text: str
     start_ms: int
     end_ms: int
+    unsure: list[dict[str, int]] = Field(default_factory=list)  # candidate words the recogniser was unsure of
+
+
+class Evidence(BaseModel):
+    """How much of the test the marks rest on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    complete: bool  # the test reached the end of Part 3
+    parts_taken: list[int]  # parts in which the candidate spoke
+    candidate_seconds: float  # the candidate's speaking time measured in their audio
+    candidate_words: int
+    missing: list[str]  # what was missing, in plain words ([] when nothing was)
 
 
 class SpeakingResult(BaseModel):
@@ -104,10 +85,15 @@ class SpeakingResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    overall_band: float = Field(ge=0, le=9)
+    overall_band: float | None = Field(ge=0, le=9)
+    provisional_band: float | None = Field(default=None, ge=0, le=9)
     engine: Literal["local", "bedrock"]
     engine_version: str
+    evidence: Evidence
     criteria: dict[str, CriterionResult]
+    figures: list[feedback.Figure]
+    work_on: list[feedback.WorkOn]
+    relevance: list[feedback.AnswerRelevance]
     metrics: dict[str, float | int]
     transcript: list[TranscriptTurn]
 
@@ -117,138 +103,65 @@ class SpeakingScorer(Protocol):
 
     engine: str
 
-    def score(self, turns: Sequence[Turn]) -> SpeakingResult:
-        """Score the candidate's turns; raises ScoringFailed."""
+    def score(self, turns: Sequence[Turn], *, complete: bool) -> SpeakingResult:
+        """Score the candidate's turns (``complete``: the test reached its closing line); raises ScoringFailed."""
         ...
 
 
 @dataclass(frozen=True)
-class Metrics:
-    """What can be measured in the candidate's speech."""
+class Scale:
+    """How one measure maps onto 0-1 in the local engine: 0 at ``low``, 1 at ``high`` (reversed when ``lower``
+    is better). The same scale gives the values a criterion band of 6 or 7 expects of the measure alone."""
 
-    words: int
-    speaking_seconds: float
-    speech_rate_wpm: float
-    mean_length_of_run: float
-    pause_ratio: float
-    pauses_per_minute: float
-    filled_pauses: int
-    linkers_per_100_words: float
-    type_token_ratio: float
-    less_common_share: float
-    mean_sentence_words: float
-    subordinate_per_sentence: float
-    errors_per_100_words: float
-    mean_confidence: float | None
-    low_confidence_share: float | None
-    candidate_turns: int
+    low: float
+    high: float
+    lower_is_better: bool = False
 
-    def public(self) -> dict[str, float | int]:
-        """The metrics as the result shows them (rounded; missing values left out)."""
-        out: dict[str, float | int] = {}
-        for name, value in self.__dict__.items():
-            if value is None:
-                continue
-            out[name] = value if isinstance(value, int) else round(float(value), 3)
-        return out
+    def fraction(self, value: float) -> float:
+        """0-1, clipped."""
+        f = min(1.0, max(0.0, (value - self.low) / (self.high - self.low)))
+        return 1 - f if self.lower_is_better else f
+
+    def at_band(self, band: int) -> float:
+        """The value whose fraction gives ``band`` on its own."""
+        f = (band - BAND_FLOOR) / (9 - BAND_FLOOR)
+        f = 1 - f if self.lower_is_better else f
+        return self.low + f * (self.high - self.low)
 
 
-@lru_cache(maxsize=1)
-def _word_ranks() -> dict[str, int]:
-    from spellchecker import SpellChecker
-
-    counts = SpellChecker().word_frequency.dictionary
-    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
-    return {word: rank for rank, (word, _) in enumerate(ranked)}
-
-
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def _mattr(words: Sequence[str], window: int = 50) -> float:
-    """Moving-average type-token ratio: lexical range that does not fall just because a text is long."""
-    if not words:
-        return 0.0
-    if len(words) <= window:
-        return len(set(words)) / len(words)
-    ratios = [len(set(words[i : i + window])) / window for i in range(len(words) - window + 1)]
-    return sum(ratios) / len(ratios)
+BAND_FLOOR = 2  # a candidate who speaks at all is at least at band 2
+SCALES: dict[str, Scale] = {
+    "speech_rate_wpm": Scale(60, 150),
+    "mean_length_of_run": Scale(2, 12),
+    "longest_run_words": Scale(5, 30),
+    "pause_ratio": Scale(0.05, 0.45, lower_is_better=True),
+    "pauses_per_minute": Scale(6, 24, lower_is_better=True),
+    "linkers_per_100_words": Scale(0.5, 5),
+    "type_token_ratio": Scale(0.45, 0.8),
+    "less_common_share": Scale(0.02, 0.15),
+    "mean_sentence_words": Scale(5, 18),
+    "subordinate_per_sentence": Scale(0.1, 1.2),
+    "errors_per_100_words": Scale(0, 4, lower_is_better=True),
+    "mean_confidence": Scale(0.45, 0.95),
+    "low_confidence_share": Scale(0, 0.3, lower_is_better=True),
+}
 
 
-def measure(turns: Sequence[Turn]) -> Metrics:
-    """The fluency, lexical, grammatical and confidence measures of the candidate's turns."""
-    candidate = [t for t in turns if t.role == "candidate" and t.text.strip()]
-    words: list[str] = []
-    speaking_ms = 0
-    pause_ms = 0
-    pauses = 0
-    runs: list[int] = []
-    probabilities: list[float] = []
-    sentences: list[str] = []
-    errors = 0
-    for turn in candidate:
-        turn_words = _words(turn.text)
-        words += turn_words
-        sentences += [s.strip() for s in _SENTENCE.findall(turn.text) if _words(s)]
-        errors += sum(len(pattern.findall(turn.text)) for pattern, _ in _ERRORS)
-        timed = [w for w in turn.words if w.get("end_ms", 0) >= w.get("start_ms", 0)]
-        if timed:
-            speaking_ms += max(1, int(timed[-1]["end_ms"]) - int(timed[0]["start_ms"]))
-            run = 1
-            for before, after in itertools.pairwise(timed):
-                gap = int(after["start_ms"]) - int(before["end_ms"])
-                if gap > PAUSE_MS:
-                    pause_ms += gap
-                    pauses += 1
-                    runs.append(run)
-                    run = 1
-                else:
-                    run += 1
-            runs.append(run)
-            probabilities += [float(w.get("probability", 0.0)) for w in timed]
-        else:
-            # No word timings (e.g. Nova Sonic): fall back to the turn's span and assume no measurable pauses.
-            speaking_ms += max(1, turn.end_ms - turn.start_ms)
-            runs.append(len(turn_words))
-            if turn.confidence is not None:
-                probabilities += [turn.confidence] * len(turn_words)
-    minutes = speaking_ms / 60_000
-    ranks = _word_ranks() if words else {}
-    content = [w for w in words if w not in FILLERS]
-    less_common = [w for w in content if len(w) > 3 and ranks.get(w, COMMON_WORD_RANK + 1) > COMMON_WORD_RANK]
-    sentence_words = [len(_words(s)) for s in sentences] or [0]
-    subordinate = sum(1 for w in words if w in SUBORDINATORS)
-    return Metrics(
-        words=len(words),
-        speaking_seconds=speaking_ms / 1000,
-        speech_rate_wpm=len(words) / minutes if minutes > 0 else 0.0,
-        mean_length_of_run=sum(runs) / len(runs) if runs else 0.0,
-        pause_ratio=pause_ms / speaking_ms if speaking_ms else 0.0,
-        pauses_per_minute=pauses / minutes if minutes > 0 else 0.0,
-        filled_pauses=sum(1 for w in words if w in FILLERS),
-        linkers_per_100_words=100 * sum(1 for w in words if w in LINKERS) / len(words) if words else 0.0,
-        type_token_ratio=_mattr(content),
-        less_common_share=len(less_common) / len(content) if content else 0.0,
-        mean_sentence_words=sum(sentence_words) / len(sentence_words),
-        subordinate_per_sentence=subordinate / max(1, len(sentences)),
-        errors_per_100_words=100 * errors / len(words) if words else 0.0,
-        mean_confidence=sum(probabilities) / len(probabilities) if probabilities else None,
-        low_confidence_share=sum(1 for p in probabilities if p < 0.5) / len(probabilities) if probabilities else None,
-        candidate_turns=len(candidate),
-    )
+def _part(m: Metrics, name: str) -> float | None:
+    value = getattr(m, name)
+    return None if value is None else SCALES[name].fraction(float(value))
 
 
-def _scale(value: float, low: float, high: float) -> float:
-    """0 at ``low``, 1 at ``high``, clipped (either direction)."""
-    if high == low:
-        return 0.0
-    return min(1.0, max(0.0, (value - low) / (high - low)))
+def _weighted(parts: Sequence[tuple[float, float | None]]) -> float | None:
+    """Weighted mean of the measured parts (unmeasured ones left out of the weights)."""
+    known = [(w, f) for w, f in parts if f is not None]
+    if not known:
+        return None
+    return sum(w * f for w, f in known) / sum(w for w, _ in known)
 
 
-def _band(fraction: float, floor: int = 2) -> int:
-    """A whole band from a 0-1 score; a candidate who speaks at all is at least at ``floor``."""
-    return round(floor + (9 - floor) * min(1.0, max(0.0, fraction)))
+def _band(fraction: float) -> int:
+    return round(BAND_FLOOR + (9 - BAND_FLOOR) * min(1.0, max(0.0, fraction)))
 
 
 def overall_band(bands: Sequence[int]) -> float:
@@ -257,47 +170,78 @@ def overall_band(bands: Sequence[int]) -> float:
     return math.floor(mean * 2 + 0.5) / 2
 
 
-def _local_criteria(m: Metrics) -> dict[str, CriterionResult]:
-    if m.words == 0:
-        empty = "No speech from the candidate was recognised, so this criterion cannot be credited."
-        return {key: CriterionResult(band=0, feedback=empty) for key in CRITERIA}
-    # How much was said matters: a handful of words cannot show a range of anything.
-    amount = _scale(m.words, 20, 400)
-    fluency = (
-        0.35 * _scale(m.speech_rate_wpm, 60, 150)
-        + 0.3 * _scale(m.mean_length_of_run, 2, 12)
-        + 0.2 * (1 - _scale(m.pause_ratio, 0.05, 0.45))
-        + 0.15 * _scale(m.linkers_per_100_words, 0.5, 5)
-    ) * (0.6 + 0.4 * amount) - 0.02 * min(10, m.filled_pauses)
-    lexical = (0.5 * _scale(m.type_token_ratio, 0.45, 0.8) + 0.5 * _scale(m.less_common_share, 0.02, 0.15)) * (
+def relevance_cap(judgements: Sequence[Judgement]) -> int | None:
+    """The highest Fluency and Coherence band the answers' relevance allows (None: no limit)."""
+    return cap_for(sum(1 for j in judgements if j.verdict != "relevant"), len(judgements))
+
+
+def cap_for(off_topic: int, judged: int) -> int | None:
+    """The Fluency and Coherence cap for ``off_topic`` answers out of ``judged`` (None: no limit)."""
+    if judged == 0 or off_topic == 0:
+        return None
+    share = off_topic / judged
+    return next(cap for least, cap in RELEVANCE_CAPS if share >= least)
+
+
+def _relevance_note(judgements: Sequence[Judgement], cap: int | None) -> str:
+    off = [j for j in judgements if j.verdict != "relevant"]
+    if not off:
+        return ""
+    first = off[0]
+    quote = feedback.opening(first.exchange.answer)
+    kind = "repeated a prepared answer" if first.verdict == "memorised" else "did not answer the question"
+    return (
+        f' {len(off)} of your {len(judgements)} answers did not answer what was asked: to "{first.exchange.question}"'
+        f' you said "{quote}", which {kind}. Answer the question you are asked; this limits the band to {cap}.'
+    )
+
+
+def _local_criteria(m: Metrics, judgements: Sequence[Judgement]) -> dict[str, CriterionResult]:
+    amount = min(1.0, max(0.0, (m.words - 20) / 380))  # a handful of words cannot show a range of anything
+    fluency = _weighted(
+        [
+            (0.35, _part(m, "speech_rate_wpm")),
+            (0.15, _part(m, "mean_length_of_run")),
+            (0.1, _part(m, "longest_run_words")),
+            (0.1, _part(m, "pause_ratio")),
+            (0.1, _part(m, "pauses_per_minute")),
+            (0.2, _part(m, "linkers_per_100_words")),
+        ]
+    )
+    assert fluency is not None  # linking words are always counted
+    fluency = fluency * (0.6 + 0.4 * amount) - 0.02 * min(10, m.filled_pauses)
+    lexical = (0.5 * _part_value(m, "type_token_ratio") + 0.5 * _part_value(m, "less_common_share")) * (
         0.5 + 0.5 * amount
     )
     grammar = (
-        0.35 * _scale(m.mean_sentence_words, 5, 18)
-        + 0.35 * _scale(m.subordinate_per_sentence, 0.1, 1.2)
-        + 0.3 * (1 - _scale(m.errors_per_100_words, 0, 4))
+        0.35 * _part_value(m, "mean_sentence_words")
+        + 0.35 * _part_value(m, "subordinate_per_sentence")
+        + 0.3 * _part_value(m, "errors_per_100_words")
     ) * (0.6 + 0.4 * amount)
-    confidence = m.mean_confidence if m.mean_confidence is not None else 0.75
-    pronunciation = 0.7 * _scale(confidence, 0.45, 0.95) + 0.3 * (1 - _scale(m.low_confidence_share or 0.0, 0, 0.3))
-    rate, run, pause = round(m.speech_rate_wpm), round(m.mean_length_of_run, 1), round(100 * m.pause_ratio)
-    return {
+    cap = relevance_cap(judgements)
+    fc_band = _band(fluency) if cap is None else min(cap, _band(fluency))
+    if m.timing is None:
+        timing = "Your speech could not be timed (no audio measure was stored), so only linking was counted. "
+    else:
+        timing = (
+            f"You spoke at about {round(m.speech_rate_wpm or 0)} words a minute, with about "
+            f"{round(m.pauses_per_minute or 0)} pauses a minute and runs of {m.mean_length_of_run or 0:.1f} words "
+            f"between them (longest {round(m.longest_run_words or 0)}); you used {m.filled_pauses} filled pauses. "
+        )
+    linking = (
+        "Keep answers going with linking words such as 'because' or 'for example'."
+        if m.linkers_per_100_words < 2
+        else "You linked ideas with connecting words, which helps coherence."
+    )
+    criteria = {
         "fluency_coherence": CriterionResult(
-            band=_band(fluency),
-            feedback=(
-                f"You spoke at about {rate} words a minute with runs of {run} words between pauses; "
-                f"{pause}% of your speaking time was pausing and you used {m.filled_pauses} filled pauses. "
-                + (
-                    "Keep answers going with linking words such as 'because' or 'for example'."
-                    if m.linkers_per_100_words < 2
-                    else "You linked ideas with connecting words, which helps coherence."
-                )
-            ),
+            band=fc_band, feedback=timing + linking + _relevance_note(judgements, cap)
         ),
         "lexical_resource": CriterionResult(
             band=_band(lexical),
             feedback=(
-                f"Your word range score was {m.type_token_ratio:.2f} and {round(100 * m.less_common_share)}% of "
-                "your words were less common ones. "
+                f"About {round(50 * m.type_token_ratio)} of every 50 words you used were different words, and "
+                f"{round(100 * m.less_common_share)}% were less common ones. "
                 + (
                     "Try more precise and topic-specific vocabulary instead of general words."
                     if m.less_common_share < 0.08
@@ -309,8 +253,8 @@ def _local_criteria(m: Metrics) -> dict[str, CriterionResult]:
             band=_band(grammar),
             feedback=(
                 f"Your sentences averaged {m.mean_sentence_words:.1f} words with "
-                f"{m.subordinate_per_sentence:.1f} subordinate clauses each, and about "
-                f"{m.errors_per_100_words:.1f} likely errors per 100 words. "
+                f"{m.subordinate_per_sentence:.1f} subordinate clauses each; {len(m.errors)} likely errors were "
+                f"found ({m.errors_per_100_words:.1f} per 100 words). "
                 + (
                     "Use more complex structures, e.g. clauses with 'which', 'although' or 'if'."
                     if m.subordinate_per_sentence < 0.6
@@ -318,46 +262,146 @@ def _local_criteria(m: Metrics) -> dict[str, CriterionResult]:
                 )
             ),
         ),
-        "pronunciation": CriterionResult(
-            band=_band(pronunciation),
-            feedback=(
-                f"Measured as a proxy from speech-recognition confidence ({confidence:.2f} on average"
-                + (
-                    f", {round(100 * m.low_confidence_share)}% of words unclear"
-                    if m.low_confidence_share is not None
-                    else ""
-                )
-                + "); this is not a judgement of accent. Clear stress and chunking make words easier to recognise."
-            ),
-        ),
+        "pronunciation": _pronunciation(m),
     }
+    return criteria
+
+
+def _part_value(m: Metrics, name: str) -> float:
+    return SCALES[name].fraction(float(getattr(m, name)))
+
+
+def not_measured() -> CriterionResult:
+    """Pronunciation when the speech engine gives no recogniser confidence (Nova Sonic)."""
+    return CriterionResult(
+        band=None,
+        measured=False,
+        feedback=(
+            "Not measured: the speech engine of this test gives no measure of how clearly each word was "
+            "recognised, so pronunciation is left out of the band rather than guessed."
+        ),
+    )
+
+
+def _pronunciation(m: Metrics) -> CriterionResult:
+    if m.mean_confidence is None:
+        return not_measured()
+    fraction = 0.7 * SCALES["mean_confidence"].fraction(m.mean_confidence) + 0.3 * SCALES[
+        "low_confidence_share"
+    ].fraction(m.low_confidence_share or 0.0)
+    unsure = round(100 * (m.low_confidence_share or 0.0))
+    return CriterionResult(
+        band=_band(fraction),
+        feedback=(
+            f"Measured as a proxy from speech-recognition confidence ({m.mean_confidence:.2f} on average, {unsure}% "
+            "of words unclear; they are highlighted in the transcript); this is not a judgement of accent. Clear "
+            "stress and chunking make words easier to recognise."
+        ),
+    )
 
 
 class LocalSpeakingScorer:
-    """Scores from measured features of the transcript and word timings; no network, no model."""
+    """Scores from features measured in the candidate's audio and words; no network."""
 
     engine = "local"
 
-    def score(self, turns: Sequence[Turn]) -> SpeakingResult:
+    def __init__(self, similarity: Similarity | None = None, find_errors: ErrorFinder | None = None) -> None:
+        self._similarity = similarity
+        self._find_errors = find_errors
+
+    def score(self, turns: Sequence[Turn], *, complete: bool) -> SpeakingResult:
         """Score the candidate's turns from measured features."""
-        metrics = measure(turns)
-        criteria = _local_criteria(metrics)
-        return result_from(criteria, metrics, turns, engine="local", version=LOCAL_ENGINE_VERSION)
+        metrics = measure(turns, self._find_errors)
+        similarity = self._similarity or installed_similarity()
+        judgements = judge(turns, similarity) if similarity is not None else []
+        criteria = _local_criteria(metrics, judgements)
+        return result_from(
+            criteria,
+            metrics,
+            turns,
+            engine="local",
+            version=LOCAL_ENGINE_VERSION,
+            complete=complete,
+            judgements=judgements,
+            relevance_judged=similarity is not None,
+        )
+
+
+def scorable(metrics: Metrics) -> bool:
+    """Whether there is enough of the candidate's speech to mark at all."""
+    return metrics.words >= MIN_SCORED_WORDS and round(metrics.speaking_seconds or 0.0, 1) >= MIN_SCORED_SECONDS
+
+
+def evidence_of(metrics: Metrics, turns: Sequence[Turn], *, complete: bool) -> Evidence:
+    """How much of the test there is to mark, and what is missing, in plain words."""
+    parts = sorted({t.part for t in turns if t.role == "candidate" and t.text.strip()})
+    seconds = round(metrics.speaking_seconds or 0.0, 1)
+    complete = complete and parts == [1, 2, 3]
+    missing: list[str] = []
+    not_taken = [str(p) for p in (1, 2, 3) if p not in parts]
+    if not_taken:
+        names = " and ".join(f"Part {p}" for p in not_taken)
+        missing.append(f"{names} {'was' if len(not_taken) == 1 else 'were'} not taken.")
+    elif not complete:
+        missing.append("The test ended before the end of Part 3.")
+    if metrics.words < MIN_SCORED_WORDS or seconds < MIN_SCORED_SECONDS:
+        missing.append(
+            f"Only {metrics.words} words ({seconds:.0f} seconds) of your speech were heard: too little to mark."
+        )
+    elif seconds < MIN_BAND_SECONDS:
+        missing.append(
+            f"Only {seconds:.0f} seconds of your speech were heard; a band needs at least {MIN_BAND_SECONDS}."
+        )
+    return Evidence(
+        complete=complete, parts_taken=parts, candidate_seconds=seconds, candidate_words=metrics.words, missing=missing
+    )
 
 
 def result_from(
-    criteria: dict[str, CriterionResult], metrics: Metrics, turns: Sequence[Turn], *, engine: str, version: str
+    criteria: dict[str, CriterionResult],
+    metrics: Metrics,
+    turns: Sequence[Turn],
+    *,
+    engine: str,
+    version: str,
+    complete: bool,
+    judgements: Sequence[Judgement] = (),
+    relevance_judged: bool = True,
 ) -> SpeakingResult:
-    """Assemble the API.md result from criterion bands, metrics and the transcript."""
+    """Assemble the API.md result: the evidence rules over the criterion bands, figures, advice and transcript."""
     if set(criteria) != set(CRITERIA):
         raise ScoringFailed(f"criteria must be exactly {', '.join(CRITERIA)}", retryable=True)
+    evidence = evidence_of(metrics, turns, complete=complete)
+    marks = scorable(metrics)
+    provisional = not (evidence.complete and evidence.candidate_seconds >= MIN_BAND_SECONDS)
+    marked: dict[str, CriterionResult] = {}
+    for key in CRITERIA:
+        c = criteria[key]
+        if not marks:
+            c = CriterionResult(
+                band=None, measured=c.measured, feedback="Too little of your speech was heard to mark this."
+            )
+        elif provisional and c.band is not None:
+            c = c.model_copy(update={"provisional": True})
+        marked[key] = c
+    bands = [c.band for c in marked.values() if c.band is not None]
+    band = overall_band(bands) if marks and bands else None
     return SpeakingResult(
-        overall_band=overall_band([criteria[key].band for key in CRITERIA]),
+        overall_band=None if provisional else band,
+        provisional_band=band if provisional else None,
         engine="bedrock" if engine == "bedrock" else "local",
         engine_version=version,
-        criteria={key: criteria[key] for key in CRITERIA},
+        evidence=evidence,
+        criteria=marked,
+        figures=feedback.figures(metrics, SCALES),
+        work_on=feedback.work_on(metrics, turns, judgements, SCALES) if marks else [],
+        relevance=feedback.relevance(judgements) if relevance_judged else [],
         metrics=metrics.public(),
-        transcript=[TranscriptTurn(**t.public()) for t in turns],
+        transcript=[
+            TranscriptTurn(**t.public(), unsure=unsure_spans(t) if t.role == "candidate" else [])
+            for t in turns
+            if t.text.strip()  # a line Maya never said (dropped after a barge-in) is stored empty
+        ],
     )
 
 

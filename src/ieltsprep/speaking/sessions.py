@@ -4,7 +4,7 @@
   test, the controller's resumable state, a worker heartbeat; carries ``user_id`` and a TTL (``expires_at``).
 - ASSESSMENTS table, pk ``USER#<user_id>`` sk ``TRANSCRIPT#<assessment_id>#<turn:05d>``: one final transcript turn
   (role, part, text, start/end in ms of test audio time, and for candidate turns the recogniser's word timings and
-  confidences). Only text is ever stored: never audio.
+  confidences and the voiced segments measured in their audio). Only text is ever stored: never audio.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Turn:
     end_ms: int
     words: tuple[dict[str, Any], ...] = ()  # recogniser word timings (candidate turns): word, start_ms, end_ms, prob
     confidence: float | None = None  # recogniser confidence in [0, 1], when the engine gives one
+    voiced: tuple[tuple[int, int], ...] = ()  # candidate turns: voiced segments measured in their audio (ms)
 
     def public(self) -> dict[str, Any]:
         """The turn as API.md's result transcript shows it."""
@@ -169,6 +170,7 @@ class SpeakingStore:
             "start_ms": turn.start_ms,
             "end_ms": turn.end_ms,
             "words": [dict(w) for w in turn.words],
+            "voiced": [list(segment) for segment in turn.voiced],
         }
         if turn.confidence is not None:
             item["confidence"] = turn.confidence
@@ -186,6 +188,7 @@ class SpeakingStore:
                 end_ms=int(i["end_ms"]),
                 words=tuple(i.get("words") or ()),
                 confidence=i.get("confidence"),
+                voiced=tuple((int(s), int(e)) for s, e in i.get("voiced") or ()),
             )
             for i in items
         ]

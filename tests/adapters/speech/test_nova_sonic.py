@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -127,13 +128,14 @@ def run(
     config: SessionConfig | None = None,
     rollover: float = 60.0,
     hard_rollover: float = 120.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Connector, list[dict[str, Any]]]:
     connector = Connector()
     received: list[dict[str, Any]] = []
 
     async def main() -> None:
         engine = NovaSonicEngine(
-            settings(), connect=connector, rollover_seconds=rollover, hard_rollover_seconds=hard_rollover
+            settings(), connect=connector, rollover_seconds=rollover, hard_rollover_seconds=hard_rollover, clock=clock
         )
         session = await engine.open(config or SessionConfig(system_prompt="You are Maya."))
 
@@ -367,17 +369,21 @@ def test_the_adapter_module_does_not_import_the_sdk_and_says_what_is_missing() -
 
 
 def test_silence_keeps_the_stream_alive_while_no_candidate_audio_arrives() -> None:
+    clock = [0.0]  # the session's clock, moved by the test alone: a slow machine cannot look like a silent candidate
+
     async def body(session: NovaSonicSession, connector: Connector, received: list[dict[str, Any]]) -> None:
         build = InputEvents(session.prompt_name)
         for _ in range(8):  # a live microphone: audio every 100 ms, no keep-alive needed
             await session.send(build.audio_input(session.audio_content_name, b"\x09\x00" * 1600))
-            await asyncio.sleep(0.1)
+            clock[0] += 0.1
+            await asyncio.sleep(0.05)  # the watcher runs in between
         assert all(
             base64.b64decode(e["event"]["audioInput"]["content"]) == b"\x09\x00" * 1600
             for e in connector.streams[0].sent
             if event_name(e) == "audioInput"
         )
-        # The candidate's audio stops (a reconnect): silence goes out instead.
+        # The candidate's audio stops (a reconnect): after a second, silence goes out instead.
+        clock[0] += 1.5
         await until(
             lambda: any(
                 event_name(e) == "audioInput" and set(base64.b64decode(e["event"]["audioInput"]["content"])) == {0}
@@ -385,5 +391,5 @@ def test_silence_keeps_the_stream_alive_while_no_candidate_audio_arrives() -> No
             )
         )
 
-    connector, _ = run(body)
+    connector, _ = run(body, clock=lambda: clock[0])
     assert connector.streams[0].closed

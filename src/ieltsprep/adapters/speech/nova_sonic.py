@@ -168,11 +168,13 @@ class NovaSonicEngine:
         connect: Connect | None = None,
         rollover_seconds: float = ROLLOVER_SECONDS,
         hard_rollover_seconds: float = HARD_ROLLOVER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._connect = connect or bedrock_connector(settings)
         self._rollover = rollover_seconds
         self._hard_rollover = hard_rollover_seconds
+        self._clock = clock  # seconds, for the stream's age and the keep-alive (tests pass their own)
 
     async def open(self, config: SessionConfig) -> NovaSonicSession:
         """Open a stream and send the opening sequence with our examiner rules added to the system prompt."""
@@ -181,7 +183,7 @@ class NovaSonicEngine:
             voice_id=self._settings.nova_sonic_voice,
             system_prompt=f"{config.system_prompt.strip()}\n\n{EXAMINER_RULES}",
         )
-        session = NovaSonicSession(config, self._connect, self._rollover, self._hard_rollover)
+        session = NovaSonicSession(config, self._connect, self._rollover, self._hard_rollover, clock=self._clock)
         await session.start()
         return session
 
@@ -195,8 +197,17 @@ class NovaSonicEngine:
 class NovaSonicSession:
     """One conversation, possibly spanning several Bedrock streams (rollover, resumption)."""
 
-    def __init__(self, config: SessionConfig, connect: Connect, rollover: float, hard_rollover: float) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        connect: Connect,
+        rollover: float,
+        hard_rollover: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
+        self._clock = clock
         self._connect = connect
         self._rollover = rollover
         self._hard_rollover = hard_rollover
@@ -213,7 +224,7 @@ class NovaSonicSession:
         self._watcher: asyncio.Task[None] | None = None
         self._resumer: asyncio.Task[None] | None = None
         self._opened_at = 0.0
-        self._last_audio_at = time.monotonic()
+        self._last_audio_at = self._clock()
         self._resumes = 0
         self._switching = False
         self._closed = False
@@ -249,7 +260,7 @@ class NovaSonicSession:
             except ValueError as exc:
                 raise ProtocolError("audioInput content is not valid base64") from exc
             self._remember_audio(pcm)
-            self._last_audio_at = time.monotonic()
+            self._last_audio_at = self._clock()
         payload = json.dumps(event).encode("utf-8")
         async with self._lock:
             if self._stream is None:
@@ -293,7 +304,7 @@ class NovaSonicSession:
 
     def _attach(self, stream: SonicStream) -> None:
         self._stream = stream
-        self._opened_at = time.monotonic()
+        self._opened_at = self._clock()
         self._reader = asyncio.create_task(self._read(stream), name="nova-sonic-reader")
 
     async def _retire(self, stream: SonicStream, *, audio_open: bool = True) -> None:
@@ -389,7 +400,7 @@ class NovaSonicSession:
         while not self._closed:
             await asyncio.sleep(min(KEEPALIVE_SECONDS / 2, max(0.01, self._rollover / 20)))
             await self._keep_alive()
-            age = time.monotonic() - self._opened_at
+            age = self._clock() - self._opened_at
             quiet = not self._tracker.busy and not self._validator.open_blocks
             if age >= self._hard_rollover or (age >= self._rollover and quiet):
                 await self._switch()
@@ -397,7 +408,7 @@ class NovaSonicSession:
     async def _keep_alive(self) -> None:
         # Bedrock ends a stream that gets no input for a while ("Timed out waiting for input events"), e.g. while the
         # candidate reconnects: send silence, as a live microphone would, until their audio flows again.
-        if not self._validator.audio_open or time.monotonic() - self._last_audio_at < KEEPALIVE_SECONDS:
+        if not self._validator.audio_open or self._clock() - self._last_audio_at < KEEPALIVE_SECONDS:
             return
         silence = bytes(int(self.config.input_sample_rate * KEEPALIVE_CHUNK_SECONDS) * 2)
         event = {
