@@ -197,3 +197,20 @@ def test_build_from_settings_uses_the_configured_model(settings: Any) -> None:
     assert isinstance(scorer, BedrockWritingScorer)
     assert scorer.model_id == "amazon.nova-lite-v1:0"
     assert scorer.caller.client.meta.config.read_timeout == 60
+
+
+def test_the_model_receives_the_measured_evidence(client: Any) -> None:
+    damaged = ESSAY.replace("allows talented", "allow talented").replace("more benefits", "more benifits")
+    request = _scorer(client).request("academic_writing", _task(damaged))
+    user = request["messages"][0]["content"][0]["text"]
+    evidence = user[user.index("Evidence measured") :]
+    assert f"Words: {len(damaged.split())} (minimum 250)" in evidence
+    assert "benifits -> benefits" in evidence
+    assert '"free tuition allow"' in evidence or '"allow"' in evidence
+    assert "agreement" in evidence
+
+
+def test_british_spellings_are_not_reported_to_the_model_as_errors(client: Any) -> None:
+    british = ESSAY.replace("Moreover, a society", "Moreover, a society that values colour and behaviour")
+    user = _scorer(client).request("academic_writing", _task(british))["messages"][0]["content"][0]["text"]
+    assert "Misspelt words: none found" in user

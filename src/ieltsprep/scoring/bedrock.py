@@ -23,7 +23,7 @@ from ieltsprep.adapters.bedrock.converse import (
     tool_input,
 )
 from ieltsprep.scoring import rules
-from ieltsprep.scoring.features import analyse
+from ieltsprep.scoring.features import Analysis, analyse
 from ieltsprep.scoring.local import shipped_off_topic
 from ieltsprep.scoring.port import ScoringFailed, TaskResult, WritingResult, WritingTask, criterion_keys
 from ieltsprep.scoring.result import build_task_result
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ieltsprep.settings import Settings
 
 TOOL_NAME = "record_writing_scores"
+EVIDENCE_ITEMS = 20
 MAX_TOKENS = 1500
 
 
@@ -95,7 +96,7 @@ class BedrockWritingScorer:
             # Band 0/1 cases are decided by rule; no model call is needed (or billed).
             ruled = rules.apply_rules(task, analysis, dict.fromkeys(keys, 0.0), shipped_off_topic())
             return build_task_result(task, analysis, ruled)
-        response = self.caller.converse(self.request(module, task))
+        response = self.caller.converse(self.request(module, task, analysis))
         proposed = parse_response(response, task.task)
         ruled = rules.apply_rules(
             task, analysis, {k: float(v["band"]) for k, v in proposed.items()}, shipped_off_topic()
@@ -103,8 +104,9 @@ class BedrockWritingScorer:
         feedback = {k: str(v["feedback"]) for k, v in proposed.items()}
         return build_task_result(task, analysis, ruled, model_feedback=feedback)
 
-    def request(self, module: str, task: WritingTask) -> dict[str, Any]:
-        """The Converse request for one task."""
+    def request(self, module: str, task: WritingTask, analysis: Analysis | None = None) -> dict[str, Any]:
+        """The Converse request for one task, with the evidence measured in code."""
+        analysis = analysis or analyse(task)
         kind = {
             "academic_chart": "Academic Task 1 (describe visual information)",
             "general_letter": "General Training Task 1 (a letter)",
@@ -116,6 +118,7 @@ class BedrockWritingScorer:
         if task.chart_facts:
             parts.append("Facts shown in the chart:\n" + "\n".join(f"- {f}" for f in task.chart_facts))
         parts.append(f"Candidate's answer:\n<answer>\n{task.text}\n</answer>")
+        parts.append(evidence_block(task, analysis))
         parts.append(f"Score each criterion with a whole band 0-9 and call {TOOL_NAME}.")
         return forced_tool_request(
             self.model_id,
@@ -128,6 +131,31 @@ class BedrockWritingScorer:
             schema=result_schema(task.task),
             max_tokens=MAX_TOKENS,
         )
+
+
+def evidence_block(task: WritingTask, analysis: Analysis) -> str:
+    """What the code measured in the answer, for the model to weigh: length, spelling and grammar errors found.
+
+    The counts come from the same checkers as the local engine (Hunspell en-GB/en-US spelling, the spaCy grammar
+    rules); the length, off-topic and rounding rules are still applied in code after the model answers.
+    """
+    lines = [
+        "Evidence measured in the answer (by software; weigh it, do not copy it):",
+        f"- Words: {analysis.word_count} (minimum {task.min_words}); paragraphs: {analysis.paragraphs}.",
+    ]
+    misspelt = list(dict.fromkeys(t.text for t in analysis.misspelled))
+    if misspelt:
+        fixes = [f"{w} -> {analysis.corrections.get(w.lower()) or '?'}" for w in misspelt[:EVIDENCE_ITEMS]]
+        lines.append(f"- Misspelt words ({len(analysis.misspelled)}): " + "; ".join(fixes) + ".")
+    else:
+        lines.append("- Misspelt words: none found (British and American spellings are both accepted).")
+    errors = [e for e in analysis.grammar if e.type not in ("capitalisation", "repetition")]
+    if errors:
+        shown = [f'{e.type}: "{task.text[e.start : e.end]}" -> "{e.suggestion}"' for e in errors[:EVIDENCE_ITEMS]]
+        lines.append(f"- Grammar errors found ({len(errors)}): " + "; ".join(shown) + ".")
+    else:
+        lines.append("- Grammar errors found: none by the rule checker (it misses some; judge the rest yourself).")
+    return "\n".join(lines)
 
 
 def parse_response(response: Mapping[str, Any], task: int) -> dict[str, dict[str, Any]]:
