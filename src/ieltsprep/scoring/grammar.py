@@ -310,8 +310,7 @@ def _there_be(doc: Doc) -> Iterator[GrammarError]:
 
 
 def _disjoint_participle(lemma: str) -> tuple[set[str], set[str]]:
-    forms = getAllInflections(lemma, upos="VERB")
-    return set(forms.get("VBD", ())), set(forms.get("VBN", ()))
+    return set(getInflection(lemma, "VBD")), set(getInflection(lemma, "VBN"))
 
 
 def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
@@ -336,14 +335,14 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
                 yield _error(verb, verb, "verb_form", f"After 'to' use the base form '{base}'.", base)
         elif aux.lemma_ in {"have", "be"} and aux.dep_ in {"aux", "auxpass"}:
             past, participle = _disjoint_participle(lemma)
-            if not participle or past & participle or low in participle:
+            if not participle or low in participle or not (aux.lemma_ == "have" or aux.dep_ == "auxpass"):
                 continue
-            if (low in past or (low == lemma and lemma not in participle)) and (
-                aux.lemma_ == "have" or aux.dep_ == "auxpass"
-            ):
+            base_form = low == lemma and verb.i == aux.i + 1 and aux.lemma_ == "have" and _known(low, "VERB")
+            if (low in past and not past & participle) or base_form:
                 right = sorted(participle)[0]
                 yield _error(verb, verb, "verb_form", f"After '{aux.text}' use the past participle '{right}'.", right)
     yield from _modal_to(doc)
+    yield from _causative_to(doc)
     yield from _overregular_past(doc)
 
 
@@ -365,6 +364,22 @@ def _modal_to(doc: Doc) -> Iterator[GrammarError]:
             yield _error(md, to, "verb_form", f"No 'to' after '{md.text}': write '{md.text} {verb.text}'.", md.text)
 
 
+def _causative_to(doc: Doc) -> Iterator[GrammarError]:
+    """'made me to buy', 'let them to go': no 'to' after make or let and their object."""
+    for to in doc:
+        verb, obj = to.head, doc[to.i - 1] if to.i else None
+        if to.tag_ != "TO" or obj is None or verb.tag_ != "VB" or verb.i != to.i + 1:
+            continue
+        causer = obj.head if obj.dep_ == "dobj" else verb.head if obj.dep_ == "nsubj" and obj.head == verb else None
+        if causer is None or causer.lemma_.lower() not in {"make", "let"} or causer.i >= obj.i or causer.pos_ != "VERB":
+            continue
+        person = obj.pos_ == "PRON" or obj.lemma_.lower() in words()["person_nouns"] | {"people", "child"}
+        if obj.i - causer.i > 3 or not person or _low(obj) in {"it", "this", "that"}:
+            continue  # 'make every effort to win': the 'to' says why
+        message = f"After '{causer.text} {obj.text}' use the bare verb: '{verb.text}', with no 'to'."
+        yield _error(to, to, "verb_form", message, "")
+
+
 def _overregular_past(doc: Doc) -> Iterator[GrammarError]:
     """'buyed', 'teached': a regular ending on a verb whose past is irregular."""
     ok = words()["irregular_past_ok"]
@@ -375,7 +390,7 @@ def _overregular_past(doc: Doc) -> Iterator[GrammarError]:
         for base in _candidate_bases(low):
             forms = getAllInflections(base, upos="VERB")
             past = set(forms.get("VBD", ()))
-            if not past or low in past or low in set(forms.get("VBN", ())) or f"{base}ed" in past:
+            if not past or low in past or low in set(forms.get("VBN", ())) or any(p.endswith("ed") for p in past):
                 continue
             if base + "d" in past or (base.endswith("e") and base + "d" == low and low in past):
                 continue
@@ -427,7 +442,7 @@ def _articles(doc: Doc) -> Iterator[GrammarError]:
         if low not in {"a", "an"} or art.tag_ != "DT" or not nxt.is_alpha:
             continue
         an = _needs_an(nxt.text)
-        if an is None or nxt.pos_ not in {"NOUN", "ADJ", "ADV", "PROPN", "NUM", "VERB"}:
+        if an is None or nxt.pos_ not in {"NOUN", "ADJ", "ADV", "PROPN"}:
             continue
         if an and low == "a":
             yield _error(art, art, "article", f"Use 'an' before '{nxt.text}' (it starts with a vowel sound).", "an")
@@ -464,7 +479,7 @@ def _articles(doc: Doc) -> Iterator[GrammarError]:
             and nlow.endswith("s")
             and _known(nlow, "NOUN")
             and noun.dep_ != "ROOT"
-            and all(t.tag_ in {"JJ", "RB"} for t in between)
+            and all(t.tag_ in {"JJ", "RB"} and t.is_alpha for t in between)
         ):
             fix = "these" if low == "this" else "those"
             yield _error(det, det, "article", f"'{noun.text}' is plural: use '{fix}'.", fix)
@@ -475,6 +490,51 @@ def _articles(doc: Doc) -> Iterator[GrammarError]:
             if plural_form and plural_form != nlow:
                 message = f"After '{det.text}' the noun is plural: '{plural_form}'."
                 yield _error(noun, noun, "noun_number", message, plural_form)
+
+
+_NEEDS_THE = {"internet", "environment", "world", "past", "majority", "rest", "same"}
+
+
+def _with_the(tok: Token) -> str:
+    word = tok.text[0].lower() + tok.text[1:] if tok.is_sent_start and not tok.text.isupper() else tok.text
+    return f"the {word}"
+
+
+def _missing_article(doc: Doc) -> Iterator[GrammarError]:
+    """'in past', 'protect environment', 'at same time', 'spent lot of time', 'is most beautiful city'."""
+    for tok in doc:
+        low = _low(tok)
+        prev = doc[tok.i - 1] if tok.i else None
+        nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+        opens = (
+            prev is None
+            or tok.is_sent_start
+            or prev.tag_ in {"IN", "VB", "VBD", "VBG", "VBN", "VBP", "VBZ", "CC", "TO", ","}
+        )
+        if not opens:
+            continue
+        modified = any(c.dep_ in {"amod", "det", "poss", "compound", "nummod"} for c in tok.children)
+        if low in _NEEDS_THE and tok.dep_ != "compound" and tok.tag_ in {"NN", "JJ"} and not modified:
+            if nxt is not None and (_low(nxt) == "-" or (low != "same" and nxt.pos_ in {"NOUN", "PROPN"})):
+                continue  # 'internet access', 'same-sex'
+            if low in {"majority", "rest"} and (nxt is None or _low(nxt) != "of"):
+                continue
+            if low == "past" and (prev is None or _low(prev) not in {"in", "from"}):
+                continue
+            fix = _with_the(tok)
+            yield _error(tok, tok, "article", f"Write '{fix}': '{tok.text}' needs 'the' here.", fix)
+        elif low == "lot" and nxt is not None and _low(nxt) == "of":
+            yield _error(tok, tok, "article", "Write 'a lot of'.", "a lot")
+        elif (tok.tag_ == "JJS" and low not in {"most", "least", "fewest"}) or (
+            low == "most" and tok.tag_ == "RBS" and tok.head.tag_ == "JJ"
+        ):
+            noun = tok.head if tok.tag_ == "JJS" else tok.head.head
+            if noun.tag_ != "NN" or noun.i <= tok.i or noun.i - tok.i > 3 or noun.dep_ == "compound":
+                continue
+            if any(c.dep_ in {"det", "poss", "nummod"} for c in noun.children):
+                continue
+            fix = _with_the(tok)
+            yield _error(tok, tok, "article", f"A superlative takes 'the': '{fix}'.", fix)
 
 
 # --- noun number -------------------------------------------------------------------------------------------------
@@ -521,11 +581,14 @@ def _noun_number(doc: Doc) -> Iterator[GrammarError]:
         if not all(t.tag_ in {"JJ", "JJR", "JJS", "RB"} and t.head == noun for t in doc[tok.i + 1 : noun.i]):
             continue
         quantity = None
-        if (low in w["plural_quantifiers"] and tok.dep_ in {"amod", "det"}) or (
-            tok.dep_ == "nummod"
-            and _number(tok)
-            and not (tok.i and doc[tok.i - 1].pos_ in {"NOUN", "PROPN"})  # 'Band 8 essay', 'Figure 2 shows'
-            and doc.text[tok.idx + len(tok.text) : noun.idx].strip(" ") == ""
+        if (
+            (low in w["plural_quantifiers"] and tok.dep_ in {"amod", "det"})
+            or (
+                tok.dep_ == "nummod"
+                and _number(tok)
+                and not (tok.i and doc[tok.i - 1].pos_ in {"NOUN", "PROPN"})  # 'Band 8 essay', 'Figure 2 shows'
+                and doc.text[tok.idx + len(tok.text) : noun.idx].strip(" ") == ""
+            )
         ):
             quantity = tok.text
         if quantity is None or (noun.i == tok.i + 1 and doc.text[tok.idx + len(tok.text) : noun.idx] != " "):
@@ -755,6 +818,7 @@ RULES: tuple[Callable[[Doc], Iterator[GrammarError]], ...] = (
     _there_be,
     _verb_forms,
     _articles,
+    _missing_article,
     _noun_number,
     _word_form,
     _prepositions,
