@@ -114,7 +114,7 @@ def overlaps(start: int, end: int, gold: Gold) -> bool:
 def evaluate(items: list[dict], show_fp: int) -> dict[str, dict[str, float]]:
     """Per-type counts and figures over all sentences."""
     found, correct, any_correct = Counter[str](), Counter[str](), Counter[str]()
-    gold_n, gold_hit = Counter[str](), Counter[str]()
+    gold_n, gold_hit, agreed_n, agreed_hit = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
     false_alarms: list[str] = []
     for item in items:
         text, spans = detokenise(item["tokens"])
@@ -140,6 +140,14 @@ def evaluate(items: list[dict], show_fp: int) -> dict[str, dict[str, float]]:
                     gold_n[g.kind] += 1
                     if any(e.type == g.kind and overlaps(e.start, e.end, g) for e in errors):
                         gold_hit[g.kind] += 1
+        # Edits that at least two annotators made alike: errors rather than one annotator's rewording.
+        votes = Counter((g.start, g.end, g.kind) for golds in per_annotator for g in set(golds) if g.kind)
+        for (start, end, kind), n in votes.items():
+            if n >= 2:
+                agreed_n[kind] += 1
+                probe = Gold(start, end, kind, "M:" if start == end else "R:")
+                if any(e.type == kind and overlaps(e.start, e.end, probe) for e in errors):
+                    agreed_hit[kind] += 1
     for line in false_alarms[:show_fp]:
         print(line, file=sys.stderr)
     report = {}
@@ -156,6 +164,8 @@ def evaluate(items: list[dict], show_fp: int) -> dict[str, dict[str, float]]:
             "gold_found": gold_hit[kind],
             "recall": round(r, 3),
             "f0_5": round(f, 3),
+            "agreed_gold": agreed_n[kind],
+            "agreed_recall": round(agreed_hit[kind] / agreed_n[kind], 3) if agreed_n[kind] else 0.0,
         }
     return report
 
@@ -164,22 +174,25 @@ def main() -> int:
     """Print the per-type table (or JSON) for one JFLEG split."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, help="a checkout of keisks/jfleg")
-    parser.add_argument("--split", choices=("dev", "test"), default="test")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
     parser.add_argument("--show-fp", type=int, default=0, help="print up to N false alarms to stderr")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not (args.corpus / args.split / f"{args.split}.src").is_file():
-        parser.error(f"no {args.split}/{args.split}.src under {args.corpus}: pass a checkout of keisks/jfleg")
-    report = evaluate(extract(args.corpus, args.split), args.show_fp)
+    splits = ("dev", "test") if args.split == "all" else (args.split,)
+    for split in splits:
+        if not (args.corpus / split / f"{split}.src").is_file():
+            parser.error(f"no {split}/{split}.src under {args.corpus}: pass a checkout of keisks/jfleg")
+    items = [item for split in splits for item in extract(args.corpus, split)]
+    report = evaluate(items, args.show_fp)
     if args.json:
-        print(json.dumps({"split": args.split, "types": report}))
+        print(json.dumps({"split": args.split, "sentences": len(items), "types": report}))
         return 0
-    print(f"JFLEG {args.split}: {len(extract(args.corpus, args.split))} sentences")
-    print(f"{'type':<15}{'found':>6}{'P':>7}{'P(any)':>8}{'gold':>6}{'R':>7}{'F0.5':>7}")
+    print(f"JFLEG {args.split}: {len(items)} sentences")
+    print(f"{'type':<15}{'found':>6}{'P':>7}{'P(any)':>8}{'gold':>6}{'R':>7}{'F0.5':>7}{'agreed':>8}{'R(agr)':>8}")
     for kind, row in report.items():
         print(
             f"{kind:<15}{row['found']:>6}{row['precision']:>7.3f}{row['any_type_precision']:>8.3f}"
-            f"{row['gold']:>6}{row['recall']:>7.3f}{row['f0_5']:>7.3f}"
+            f"{row['gold']:>6}{row['recall']:>7.3f}{row['f0_5']:>7.3f}{row['agreed_gold']:>8}{row['agreed_recall']:>8.3f}"
         )
     return 0
 

@@ -654,7 +654,22 @@ def _word_form(doc: Doc) -> Iterator[GrammarError]:
         low = _low(tok)
         prev = doc[tok.i - 1] if tok.i else None
         nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
-        if low in w["noun_as_adjective"] and tok.dep_ == "compound" and tok.head.i == tok.i + 1:
+        if (
+            low in w["noun_as_adjective"]
+            and tok.dep_ == "compound"
+            and tok.head.i == tok.i + 1
+            and not (
+                prev is not None
+                and prev.tag_ in {"JJ", "DT"}
+                and _low(prev) not in {"the", "this", "that", "these", "those"}
+            )
+            and not (
+                nxt is not None
+                and nxt.tag_ == "NNS"
+                and nxt.i + 1 < len(doc)
+                and doc[nxt.i + 1].pos_ in {"DET", "NOUN"}
+            )
+        ):
             if tok.head.pos_ == "NOUN" and _low(tok.head) not in w["noun_as_adjective_ok_heads"]:
                 fix = w["noun_as_adjective"][low]
                 yield _error(tok, tok, "word_form", f"Before '{tok.head.text}' use the adjective '{fix}'.", fix)
@@ -699,7 +714,13 @@ def _word_form(doc: Doc) -> Iterator[GrammarError]:
 _FIXED_PREPOSITIONS = [
     (re.compile(r"\b(in)(?= the other hand\b)", re.I), "on"),
     (re.compile(r"\b(at)(?= the other hand\b)", re.I), "on"),
-    (re.compile(r"\b(on)(?= (?:my|our|his|her|their|your) (?:opinion|view)\b)", re.I), "in"),
+    (re.compile(r"(?:^|(?<=[.,;:!?] ))(on)(?= (?:my|our|his|her|their|your) opinion\b)", re.I | re.M), "in"),
+    (
+        re.compile(
+            r"\b(?:pay|pays|paid|paying|give|gives|gave|giving|draw|draws|drew)\b[\w ]{0,20}? attention (on)\b", re.I
+        ),
+        "to",
+    ),
     (re.compile(r"\b(in)(?= (?:my|our|his|her|their|your) point of view\b)", re.I), "from"),
     (re.compile(r"\b(in)(?= the contrary\b)", re.I), "on"),
     (re.compile(r"\b(in|on)(?= the same time\b)", re.I), "at"),
@@ -737,6 +758,23 @@ def _prepositions(doc: Doc) -> Iterator[GrammarError]:
             continue
         key = f"{low}|{plow}" if f"{low}|{plow}" in w["preposition_after"] else f"{tok.lemma_.lower()}|{plow}"
         right = w["preposition_after"].get(key)
+        after = doc[prep.i + 1] if prep.i + 1 < len(doc) else None
+        if after is not None and _low(after) in {
+            "order",
+            "addition",
+            "case",
+            "spite",
+            "terms",
+            "particular",
+            "general",
+        }:
+            continue  # 'attend in order to': the preposition belongs to a fixed phrase
+        if (
+            right == "at"
+            and after is not None
+            and (after.pos_ == "PROPN" or after.lemma_ in {"country", "city", "town", "nation"})
+        ):
+            right = "in"  # arrive in a country or city
         if right and not (plow == "to" and prep.tag_ == "TO" and prep.head.pos_ == "VERB"):
             yield _error(prep, prep, "preposition", f"'{tok.text}' takes '{right}', not '{prep.text}'.", right)
             continue
