@@ -136,6 +136,10 @@ def test_single_errors(marked: str, kind: str, fix: str) -> None:
         "The data show a clear trend, e.g. more people cycle.",
         "These days, this kind of job is rare.",
         "I look forward to meeting you and hope you are used to the weather.",
+        "You have only got to ask, and the wool is sheared in spring.",
+        "After that the figure plateaus at 10,000 and the tourism industry grows.",
+        "Firms made every effort to win, and I will elaborate on my view below.",
+        "Ireland did not have refuse figures in 1990.",
     ],
 )
 def test_correct_constructions_are_left_alone(text: str) -> None:

@@ -263,6 +263,8 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     low, lemma = _low(finite), finite.lemma_.lower()
     if number is None:
         return None
+    lemmas = getAllLemmas(low, upos="VERB").get("VERB", ())
+    lemma = lemmas[0] if len(lemmas) == 1 and lemma != "be" else lemma  # spaCy leaves 'plateaus' unlemmatised
     if lemma == "be":
         if low in {"was", "were"}:
             want = "were" if number in {"pl", "you"} else "was"
@@ -337,8 +339,15 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
             past, participle = _disjoint_participle(lemma)
             if not participle or low in participle or not (aux.lemma_ == "have" or aux.dep_ == "auxpass"):
                 continue
-            base_form = low == lemma and verb.i == aux.i + 1 and aux.lemma_ == "have" and _known(low, "VERB")
-            if (low in past and not past & participle) or base_form:
+            base_form = (
+                low == lemma
+                and verb.i == aux.i + 1
+                and aux.lemma_ == "have"
+                and _known(low, "VERB")
+                and not _known(low, "NOUN")  # 'did not have refuse figures'
+            )
+            dual = low in words()["irregular_past_ok"]  # 'have got', 'was sheared': both forms are standard
+            if (low in past and not past & participle and not dual) or base_form:
                 right = sorted(participle)[0]
                 yield _error(verb, verb, "verb_form", f"After '{aux.text}' use the past participle '{right}'.", right)
     yield from _modal_to(doc)
@@ -360,7 +369,14 @@ def _inflected(word: str, tags: tuple[str, ...]) -> str | None:
 def _modal_to(doc: Doc) -> Iterator[GrammarError]:
     """'can to go', 'must to do': no 'to' after a modal."""
     for md, to, verb in zip(doc, doc[1:], doc[2:], strict=False):
-        if md.tag_ == "MD" and _low(md) not in {"ought", "need", "dare"} and to.tag_ == "TO" and verb.tag_ == "VB":
+        noun_like = md.i > 0 and doc[md.i - 1].tag_ in {"DT", "PRP$", "CC", "JJ", "IN"}  # 'and will to do good'
+        if (
+            md.tag_ == "MD"
+            and _low(md) not in {"ought", "need", "dare"}
+            and to.tag_ == "TO"
+            and verb.tag_ == "VB"
+            and not noun_like
+        ):
             yield _error(md, to, "verb_form", f"No 'to' after '{md.text}': write '{md.text} {verb.text}'.", md.text)
 
 
