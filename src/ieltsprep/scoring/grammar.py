@@ -196,7 +196,7 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
         finite = _finite(verb)
         if finite is None or _subjunctive(verb) or not finite.is_alpha:
             continue
-        if finite.tag_ == "VB" and (verb.dep_ not in {"ROOT", "relcl", "conj"} or finite.i < subj.i):
+        if finite.tag_ == "VB" and (verb.dep_ not in {"ROOT", "relcl", "conj", "advcl", "ccomp"} or finite.i < subj.i):
             continue
         if not (_known(_low(finite), "VERB") or _known(_low(finite), "AUX")):
             continue  # a misspelt verb: the speller reports it
@@ -250,7 +250,12 @@ def _doubtful_agreement(subj: Token, finite: Token, verb: Token, number: str | N
     ):
         return True  # 'situations which helps': 'which' and 'that' often stand for something further back
     before = doc[subj.left_edge.i - 1] if subj.left_edge.i else None
-    if before is not None and before.pos_ == "VERB" and before.lemma_.lower() not in w["reporting_verbs"]:
+    if (
+        verb.dep_ != "relcl"
+        and before is not None
+        and before.pos_ == "VERB"
+        and before.lemma_.lower() not in w["reporting_verbs"]
+    ):
         return True  # 'causes these feelings belongs': the noun is the object of the verb before it
     if finite is verb and _known(_low(verb), "NOUN") and finite.tag_ in {"VBP", "VB"}:
         objects = {"dobj", "prep", "ccomp", "xcomp", "acomp", "attr", "advmod", "prt", "dative", "oprd"}
@@ -298,7 +303,8 @@ def _there_be(doc: Doc) -> Iterator[GrammarError]:
             continue
         dets = {_low(c) for c in attr.children if c.dep_ in {"det", "amod", "nummod"}}
         low = _low(be)
-        if attr.tag_ == "NNS" and attr.lemma_.lower() != _low(attr) and not dets & {"a", "an"}:
+        plural = attr.tag_ == "NNS" and (attr.lemma_.lower() != _low(attr) or _low(attr) == "people")
+        if plural and not dets & {"a", "an"}:
             fix = {"is": "are", "was": "were", "'s": "are"}.get(low)
         elif attr.tag_ == "NN" and dets & {"a", "an", "one"}:
             fix = {"are": "is", "were": "was", "'re": "is"}.get(low)
