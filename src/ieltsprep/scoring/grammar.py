@@ -323,8 +323,10 @@ def _disjoint_participle(lemma: str) -> tuple[set[str], set[str]]:
 
 def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
     for aux in doc:
+        if aux.dep_ not in {"aux", "auxpass"}:
+            continue
         verb = aux.head
-        if aux.dep_ not in {"aux", "auxpass"} or verb.i <= aux.i or not verb.is_alpha or verb.pos_ != "VERB":
+        if verb.i <= aux.i or not verb.is_alpha or verb.pos_ != "VERB":
             continue
         if not _only_between(doc, aux.i, verb.i, lambda t: _adverbish(t) or t.dep_ in {"nsubj", "nsubjpass"}):
             continue
@@ -389,8 +391,10 @@ def _modal_to(doc: Doc) -> Iterator[GrammarError]:
 def _causative_to(doc: Doc) -> Iterator[GrammarError]:
     """'made me to buy', 'let them to go': no 'to' after make or let and their object."""
     for to in doc:
-        verb, obj = to.head, doc[to.i - 1] if to.i else None
-        if to.tag_ != "TO" or obj is None or verb.tag_ != "VB" or verb.i != to.i + 1:
+        if to.tag_ != "TO" or not to.i:
+            continue
+        verb, obj = to.head, doc[to.i - 1]
+        if obj is None or verb.tag_ != "VB" or verb.i != to.i + 1:
             continue
         causer = obj.head if obj.dep_ == "dobj" else verb.head if obj.dep_ == "nsubj" and obj.head == verb else None
         if causer is None or causer.lemma_.lower() not in {"make", "let"} or causer.i >= obj.i or causer.pos_ != "VERB":
@@ -471,8 +475,10 @@ def _articles(doc: Doc) -> Iterator[GrammarError]:
         elif not an and low == "an":
             yield _error(art, art, "article", f"Use 'a' before '{nxt.text}' (it starts with a consonant sound).", "a")
     for det in doc:
+        if det.dep_ != "det":
+            continue
         noun = det.head
-        if det.dep_ != "det" or noun.i <= det.i or noun.pos_ != "NOUN":
+        if noun.i <= det.i or noun.pos_ != "NOUN":
             continue
         low, nlow = _low(det), _low(noun)
         between = doc[det.i + 1 : noun.i]
@@ -597,6 +603,8 @@ def _noun_number(doc: Doc) -> Iterator[GrammarError]:
             what = "uncountable" if fix in w["uncountable_nouns"] else "already plural"
             yield _error(tok, tok, "noun_number", f"'{fix}' is {what}: write '{fix}'.", fix)
             continue
+        if not (low in w["plural_quantifiers"] or tok.dep_ == "nummod"):
+            continue
         noun = tok.head
         if noun.i <= tok.i or not _countable_singular(noun):
             continue
@@ -649,8 +657,10 @@ def _one_of(doc: Doc) -> Iterator[GrammarError]:
 def _every_plural(doc: Doc) -> Iterator[GrammarError]:
     """'every students' -> 'every student'."""
     for det in doc:
+        if _low(det) not in {"every", "each"} or det.dep_ != "det":
+            continue
         noun = det.head
-        if _low(det) not in {"every", "each"} or det.dep_ != "det" or noun.tag_ != "NNS" or noun.i != det.i + 1:
+        if noun.tag_ != "NNS" or noun.i != det.i + 1:
             continue
         lemma = noun.lemma_.lower()
         if lemma != _low(noun) and _low(noun) not in words()["plural_after_a_ok"]:
