@@ -1,0 +1,77 @@
+"""Grammar checker latency: scoring.grammar.find_errors per essay, and the one-off cost of loading spaCy's pipeline.
+
+Run: ``.venv/bin/python bench/bench_grammar.py [--data ../shared/data/writing/scored_essays_train.csv]
+[--limit N]``. Prints p50/p95/max milliseconds per essay (budget: 300 ms for a 350-word essay), the same per 350
+words, the errors found per 100 words, and the process's peak memory. Skips cleanly when the CSV is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from ieltsprep.scoring import eval as writing_eval
+from ieltsprep.scoring.grammar import find_errors, nlp
+
+BUDGET_MS = 300.0
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "writing" / "scored_essays_train.csv"
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    """The value below which ``share`` of the sorted values fall."""
+    return sorted_values[max(0, int(share * len(sorted_values)) - 1)]
+
+
+def main() -> int:
+    """Check every essay once (after loading the pipeline) and print the latency distribution."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=300, help="check only the first N essays (0 = all)")
+    args = parser.parse_args()
+    if not args.data.is_file():
+        print(f"skipped: no essays CSV at {args.data}")
+        return 0
+    rows = writing_eval.load_rows(args.data)
+    if args.limit:
+        rows = rows[: args.limit]
+    started = time.perf_counter()
+    nlp()
+    find_errors("The diagram illustrate the process.")
+    load_ms = (time.perf_counter() - started) * 1000
+    timings, per_350, words, kinds = [], [], [], Counter[str]()
+    for row in rows:
+        text = row.task.text
+        t0 = time.perf_counter()
+        errors = find_errors(text)
+        ms = (time.perf_counter() - t0) * 1000
+        n = len(text.split())
+        timings.append(ms)
+        per_350.append(ms * 350 / max(n, 1))
+        words.append(n)
+        kinds.update(e.type for e in errors)
+    timings.sort()
+    per_350.sort()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"grammar find_errors: {len(timings)} essays, median {statistics.median(words):.0f} words")
+    print(f"first call (pipeline load): {load_ms:.0f} ms")
+    print(
+        f"per essay: p50 {statistics.median(timings):.1f} ms  p95 {percentile(timings, 0.95):.1f} ms  "
+        f"max {timings[-1]:.1f} ms"
+    )
+    print(
+        f"per 350 words: p50 {statistics.median(per_350):.1f} ms  p95 {percentile(per_350, 0.95):.1f} ms  "
+        f"(budget {BUDGET_MS:.0f} ms)"
+    )
+    total = sum(words)
+    print("found per 100 words: " + ", ".join(f"{k} {100 * v / total:.2f}" for k, v in sorted(kinds.items())))
+    print(f"peak memory: {peak_mb:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
