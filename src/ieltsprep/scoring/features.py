@@ -21,6 +21,7 @@ from statistics import fmean, pstdev
 from typing import TYPE_CHECKING, Any
 
 from ieltsprep.scoring import syntax
+from ieltsprep.scoring.grammar import find_errors
 from ieltsprep.scoring.port import WritingTask
 from ieltsprep.scoring.spelling import Variety, speller
 
@@ -237,53 +238,6 @@ def mtld(words: Sequence[str], threshold: float = 0.72) -> float:
     return (one_pass(words) + one_pass(list(reversed(words)))) / 2
 
 
-def _grammar_hits(text: str, tokens: list[Token]) -> list[Hit]:
-    lex = lexicon()
-    lowered = text.lower().replace("’", "'")
-    hits: list[Hit] = []
-    for m in _phrase_pattern(tuple(lex["agreement_errors"])).finditer(lowered):
-        phrase = m.group(1)
-        hits.append(Hit(m.start(), m.end(), f"'{text[m.start() : m.end()]}' looks ungrammatical.", _fix(phrase)))
-    vowel_ok = set(lex["an_exceptions_vowel_sound"])
-    consonant_ok = set(lex["a_exceptions_consonant_sound"])
-    for left, right in itertools.pairwise(tokens):
-        if text[left.end : right.start].strip():
-            continue
-        art, nxt = left.lower, right.lower
-        if art == "a" and nxt[0] in "aeiou" and nxt not in consonant_ok:
-            hits.append(Hit(left.start, right.end, f"Use 'an' before '{right.text}'.", f"an {right.text}"))
-        elif art == "an" and nxt[0] not in "aeiou" and nxt not in vowel_ok:
-            hits.append(Hit(left.start, right.end, f"Use 'a' before '{right.text}'.", f"a {right.text}"))
-        elif art == nxt and art.isalpha() and art not in {"that", "had"}:
-            hits.append(Hit(left.start, right.end, f"'{left.text}' is written twice.", left.text))
-    for m in re.finditer(r"(?:^|[.!?]\s+)(i)\b|\s(i)\s", text):
-        group = 1 if m.group(1) else 2
-        hits.append(Hit(m.start(group), m.end(group), "The pronoun 'I' is always a capital letter.", "I"))
-    for m in re.finditer(r"[.!?]\s+([a-z])", text):
-        hits.append(Hit(m.start(1), m.end(1), "A sentence starts with a capital letter.", m.group(1).upper()))
-    return sorted(hits, key=lambda h: h.start)
-
-
-def _fix(phrase: str) -> str:
-    words = phrase.split()
-    verb_fix = {"have": "has", "has": "have", "is": "are", "was": "were", "were": "was", "do": "does"}
-    if phrase in {"informations", "advices", "researches", "equipments", "furnitures", "knowledges"}:
-        return phrase[:-1]
-    if phrase.startswith(("more ", "most ", "much more ", "the most ")) and len(words) >= 2:
-        return ("the " if "most" in words else "") + words[-1]
-    if words[0] in {"can", "must", "should", "could"}:
-        return words[0] + " (without 'to')"
-    if phrase.startswith(("didn't", "doesn't", "don't")):
-        return "use the base form after do/does/did"
-    if len(words) == 2 and words[1] in verb_fix:
-        if words[0] in {"they", "we", "you", "people", "children"}:
-            return f"{words[0]} {'are' if words[1] == 'is' else 'were' if words[1] == 'was' else 'have'}"
-        if words[0] == "i":
-            return "I " + {"were": "was", "is": "am", "has": "have"}.get(words[1], words[1])
-        return f"{words[0]} {verb_fix[words[1]]}"
-    return "check the agreement of subject, verb and noun"
-
-
 def analyse(task: WritingTask) -> Analysis:
     """Find the evidence the descriptors look for in one answer; fast enough for < 200 ms per essay."""
     lex = lexicon()
@@ -341,7 +295,7 @@ def analyse(task: WritingTask) -> Analysis:
     sent_lengths = [s[2] for s in sentences] or [0]
     n_words = max(len(lowers), 1)
     n_sent = max(len(sentences), 1)
-    grammar = _grammar_hits(text, tokens)
+    grammar = [Hit(e.start, e.end, e.message, e.suggestion, e.type) for e in find_errors(text)]
     analysis = Analysis(
         word_count=wc,
         tokens=tokens,

