@@ -17,6 +17,13 @@ def add_parser(subparsers: Any) -> None:
     kinds = parser.add_subparsers(dest="eval_kind", required=True)
     writing = kinds.add_parser("writing", help="agreement of a writing engine with a scored-essays CSV")
     writing.add_argument("--data", type=Path, required=True, help="CSV with task_type, prompt, essay, band")
+    writing.add_argument(
+        "--fit",
+        type=Path,
+        default=None,
+        help="local engine: refit on this CSV (another source) and score --data with it; with --cv, add its rows to "
+        "every training fold",
+    )
     writing.add_argument("--engine", choices=("local", "bedrock"), default="local")
     writing.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     writing.add_argument(
@@ -36,9 +43,12 @@ def run_eval_writing(args: argparse.Namespace) -> int:
     try:
         if args.cv is not None and (args.cv == 1 or args.cv < 0):
             raise AppError("--cv must be 0 or at least 2")
+        if args.fit is not None and args.engine != "local":
+            raise AppError("--fit refits the local engine; it cannot be used with --engine bedrock")
         rows = writing_eval.load_rows(args.data)
+        fit_rows = writing_eval.load_rows(args.fit) if args.fit is not None else None
         report = writing_eval.evaluate(
-            rows, engine=args.engine, folds=args.cv, scorer_factory=lambda: _scorer(args.engine)
+            rows, engine=args.engine, folds=args.cv, fit_rows=fit_rows, scorer_factory=lambda: _scorer(args.engine)
         )
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -53,6 +63,8 @@ def run_eval_writing(args: argparse.Namespace) -> int:
         f"constant-median baseline  MAE: {report['baseline_mae']:.3f}   QWK: {report['baseline_qwk']:.3f}   "
         f"within 0.5: {report['baseline_within_half']:.1%}"
     )
+    if report["band_range_coverage"] is not None:
+        print(f"band range: {report['band_range_coverage']:.1%} of human bands inside")
     if args.json:
         keys = ("n", "mae", "qwk", "within_half", "smd", "baseline_mae", "baseline_qwk")
         print(json.dumps({k: report[k] for k in keys}))

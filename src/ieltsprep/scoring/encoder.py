@@ -175,8 +175,8 @@ class TextEncoder:
         """The text's style vector: layer-``LAYERS`` states mean-pooled over each chunk, averaged over the chunks."""
         return self.encode_parts([text]).style
 
-    def encode_parts(self, texts: list[str]) -> Encoded:
-        """Each part's topic vector and the whole's style vector (word-piece weighted), in one forward pass.
+    def encode_parts(self, texts: list[str], *, style_from: int = 0) -> Encoded:
+        """Each part's topic vector and the style vector of parts ``style_from`` on (word-piece weighted), in one pass.
 
         Parts longer than a chunk are cut; at most ``MAX_PARTS_TOKENS`` word pieces are read in all (parts are
         shortened evenly beyond that), which bounds the time of a very long answer.
@@ -197,7 +197,8 @@ class TextEncoder:
         topics = np.zeros((len(pieces), topic.shape[1]))
         np.add.at(topics, owner, topic * sizes[:, None])
         topics /= np.maximum(np.linalg.norm(topics, axis=1, keepdims=True), 1e-9)
-        whole = (style * sizes[:, None]).sum(axis=0) / sizes.sum()
+        counted = sizes * (owner >= style_from)
+        whole = (style * counted[:, None]).sum(axis=0) / max(counted.sum(), 1.0)
         return Encoded(style=whole.astype(np.float64), topics=topics)
 
     def _forward(self, chunks: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:

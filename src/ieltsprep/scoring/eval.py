@@ -9,6 +9,7 @@ band). A CSV that shares no prompt with the shipped fit is scored with the shipp
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ieltsprep.errors import ValidationFailed
-from ieltsprep.scoring import encoder, local, rules
+from ieltsprep.scoring import local, rules
 from ieltsprep.scoring.features import Analysis, analyse, hashed_ngrams
 from ieltsprep.scoring.port import TaskKind, WritingScorer, WritingTask
 
@@ -96,13 +97,13 @@ def _row(record: dict[str, str], line: int) -> Row:
 
 
 def prepare(rows: list[Row], dim: int = local.HASH_DIM) -> Prepared:
-    """Analyse and encode every row once."""
-    text_encoder = encoder.shipped_encoder()
+    """Analyse and encode every row once (the encoder also marks off-topic paragraphs, as in production)."""
+    analyses = [analyse(r.task) for r in rows]
     return Prepared(
         rows,
-        [analyse(r.task) for r in rows],
+        analyses,
         [hashed_ngrams(r.task.text, dim) for r in rows],
-        [text_encoder.encode(r.task.text) for r in rows],
+        [local.encode_answer(r.task, a) for r, a in zip(rows, analyses, strict=True)],
     )
 
 
@@ -111,8 +112,9 @@ def fit_on(
     indices: Sequence[int],
     training: dict[str, Any] | None = None,
     off_topic: rules.OffTopicThresholds | None = None,
+    sources: Sequence[int] | None = None,
 ) -> local.LocalModel:
-    """Fit the local model on the given rows (off-topic threshold fitted too unless given)."""
+    """Fit the local model on the given rows (off-topic threshold fitted too unless given); ``sources`` per row."""
     analyses = [prepared.analyses[i] for i in indices]
     off_topic = off_topic or local.fit_off_topic([a.prompt_coverage for a in analyses], [])
     return local.fit_model(
@@ -122,6 +124,7 @@ def fit_on(
         [prepared.rows[i].band for i in indices],
         off_topic=off_topic,
         training=training or {},
+        sources=[sources[i] for i in indices] if sources is not None else None,
     )
 
 
@@ -148,22 +151,56 @@ def prompt_groups(rows: Sequence[Row], folds: int) -> list[int]:
     return [fold_of[local.prompt_fingerprint(r.task.prompt)] for r in rows]
 
 
-def cross_validated(prepared: Prepared, folds: int) -> tuple[list[float], list[float]]:
-    """Out-of-fold predictions and the constant-median baseline of each fold's training part."""
+def cross_validated(prepared: Prepared, folds: int, extra: Prepared | None = None) -> tuple[list[float], list[float]]:
+    """Out-of-fold predictions and the constant-median baseline of each fold's training part.
+
+    ``extra`` rows (another source) join every training fold, except those answering a prompt of the test fold.
+    """
     fold = prompt_groups(prepared.rows, folds)
     predictions = [0.0] * len(prepared.rows)
     baseline = [0.0] * len(prepared.rows)
+    joined = _joined(prepared, extra) if extra else prepared
     for f in range(folds):
         train = [i for i, g in enumerate(fold) if g != f]
         test = [i for i, g in enumerate(fold) if g == f]
         if not test or not train:
             continue
-        model = fit_on(prepared, train)
-        median = float(np.median([prepared.rows[i].band for i in train]))
+        sources = None
+        if extra:
+            held = {local.prompt_fingerprint(prepared.rows[i].task.prompt) for i in test}
+            offset = len(prepared.rows)
+            train += [
+                offset + j for j, r in enumerate(extra.rows) if local.prompt_fingerprint(r.task.prompt) not in held
+            ]
+            sources = [0] * offset + [1] * len(extra.rows)
+        model = fit_on(joined, train, sources=sources)
+        median = float(np.median([prepared.rows[i].band for i in train if i < len(prepared.rows)]))
         for i in test:
             predictions[i] = predict_band(model, prepared, i)
             baseline[i] = rules.round_half_band(median)
     return predictions, baseline
+
+
+def _joined(first: Prepared, second: Prepared) -> Prepared:
+    return Prepared(
+        first.rows + second.rows,
+        first.analyses + second.analyses,
+        first.ngrams + second.ngrams,
+        first.encoded + second.encoded,
+    )
+
+
+def cross_source(
+    fit: Prepared, data: Prepared, band_range: tuple[float, float] | None = None
+) -> tuple[list[float], float]:
+    """Fit on one source and score another: the predictions, and the share of human bands inside the band range."""
+    model = fit_on(fit, range(len(fit.rows)))
+    if band_range is not None:
+        model = dataclasses.replace(model, band_range=band_range)
+    predictions = [predict_band(model, data, i) for i in range(len(data.rows))]
+    ranges = [model.range_around(p) for p in predictions]
+    inside = [low <= r.band <= high for (low, high), r in zip(ranges, data.rows, strict=True)]
+    return predictions, float(np.mean(inside))
 
 
 def qwk(gold: Sequence[float] | np.ndarray, predicted: Sequence[float] | np.ndarray) -> float:
@@ -197,11 +234,22 @@ def evaluate(
     *,
     engine: str = "local",
     folds: int | None = None,
+    fit_rows: list[Row] | None = None,
     scorer_factory: Callable[[], WritingScorer] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Score every row and compare with the human bands; see the module docstring for the local-engine mode."""
+    """Score every row and compare with the human bands; see the module docstring for the local-engine mode.
+
+    ``fit_rows`` (local engine): refit on them and score ``rows`` (another source), or with ``folds``, add them to
+    every training fold of a cross-validation over ``rows``.
+    """
     gold = [r.band for r in rows]
+    coverage: float | None = None
+    if engine == "local" and fit_rows is not None and not folds:
+        predicted, coverage = cross_source(prepare(fit_rows), prepare(rows))
+        baseline = [rules.round_half_band(float(np.median(gold)))] * len(rows)
+        across = f"refitted on {len(fit_rows)} rows of another source, scored across sources"
+        return _report(rows, engine, across, gold, predicted, baseline, coverage)
     if engine == "local" and folds is None:
         shipped = set(local.shipped_model().training.get("prompt_fingerprints", []))
         overlap = any(local.prompt_fingerprint(r.task.prompt) in shipped for r in rows)
@@ -209,8 +257,11 @@ def evaluate(
     mode: str
     if engine == "local" and folds:
         prepared = prepare(rows)
-        predicted, baseline = cross_validated(prepared, folds)
+        extra = prepare(fit_rows) if fit_rows else None
+        predicted, baseline = cross_validated(prepared, folds, extra)
         mode = f"grouped-by-prompt {folds}-fold cross-validation (refitted per fold)"
+        if extra:
+            mode += f", {len(extra.rows)} rows of another source in every training fold"
     else:
         if scorer_factory is None:
             raise ValidationFailed("no scorer for this engine")
@@ -223,6 +274,18 @@ def evaluate(
         median = rules.round_half_band(float(np.median(gold)))
         baseline = [median] * len(rows)
         mode = f"{engine} engine as configured"
+    return _report(rows, engine, mode, gold, predicted, baseline, coverage)
+
+
+def _report(
+    rows: Sequence[Row],
+    engine: str,
+    mode: str,
+    gold: Sequence[float],
+    predicted: Sequence[float],
+    baseline: Sequence[float],
+    coverage: float | None,
+) -> dict[str, Any]:
     ours = metrics(gold, predicted)
     base = metrics(gold, baseline)
     return {
@@ -232,6 +295,7 @@ def evaluate(
         "baseline_qwk": base["qwk"],
         "baseline_within_half": base["within_half"],
         "baseline_smd": base["smd"],
+        "band_range_coverage": coverage,
         "engine": engine,
         "mode": mode,
     }

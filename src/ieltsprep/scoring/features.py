@@ -21,7 +21,7 @@ from statistics import fmean, pstdev
 from typing import TYPE_CHECKING, Any
 
 from ieltsprep.scoring import syntax
-from ieltsprep.scoring.grammar import find_errors
+from ieltsprep.scoring.grammar import GRAMMAR_TYPES, find_errors
 from ieltsprep.scoring.port import WritingTask
 from ieltsprep.scoring.spelling import Variety, speller
 
@@ -362,7 +362,7 @@ def analyse(task: WritingTask) -> Analysis:
         "reference_per_100": 100 * reference_count / n_words,
         "subordinate_per_sentence": subordinate_count / n_sent,
         "commas_per_sentence": text.count(",") / n_sent,
-        "grammar_per_100": 100 * len(grammar) / n_words,
+        **_grammar_rates(grammar, n_words),
         "repetition": float(counts.most_common(1)[0][1]) / n_words if counts else 0.0,
         "prompt_coverage": prompt_coverage,
         "on_prompt": on_prompt,
@@ -389,6 +389,18 @@ def _frequency_profile(words: Sequence[str], freq: Any) -> dict[str, float]:
         "content_below_1e5": fmean(1.0 if v < 5 else 0.0 for v in logs),
         "content_below_1e6": fmean(1.0 if v < 6 else 0.0 for v in logs),
         "content_guiraud": len(set(content)) / math.sqrt(max(len(content), 1)),
+    }
+
+
+def _grammar_rates(grammar: Sequence[Hit], n_words: int) -> dict[str, float]:
+    """Errors found per 100 words: all grammar, the mechanics apart, and each grammar type."""
+    counts = Counter(hit.type for hit in grammar)
+    errors = sum(n for kind, n in counts.items() if kind in GRAMMAR_TYPES)
+    return {
+        "grammar_per_100": 100 * errors / n_words,
+        "grammar_log": math.log1p(100 * errors / n_words),
+        "mechanics_per_100": 100 * (counts["capitalisation"] + counts["repetition"]) / n_words,
+        **{f"grammar_{kind}_per_100": 100 * counts[kind] / n_words for kind in GRAMMAR_TYPES},
     }
 
 

@@ -104,7 +104,9 @@ def _first_sentence(analysis: Analysis) -> tuple[int, int]:
 
 
 def _last_sentence(analysis: Analysis) -> tuple[int, int]:
-    return (analysis.sentences[-1][0], analysis.sentences[-1][1]) if analysis.sentences else (0, 0)
+    """The last sentence of four words or more (not a sign-off or a name)."""
+    full = [s for s in analysis.sentences if s[2] >= 4] or analysis.sentences
+    return (full[-1][0], full[-1][1]) if full else (0, 0)
 
 
 def _task_points(task: WritingTask, a: Analysis, flags: Iterable[str]) -> list[_Candidate]:
@@ -319,7 +321,7 @@ def _coherence_points(task: WritingTask, a: Analysis) -> list[_Candidate]:
                 "Show how each idea connects to the last ('However, ...', 'As a result, ...', 'This means ...').",
             )
         )
-    if a.local_coherence is not None and a.local_coherence < 0.02 and len(a.sentences) >= 6:
+    if a.local_coherence is not None and a.local_coherence < 0.0 and len(a.sentences) >= 10:
         points.append(
             _Candidate(
                 6,
@@ -434,11 +436,11 @@ def criterion_feedback(
     for key in keys:
         ranked = sorted(candidates[key], key=lambda c: -c.priority)
         points: list[FeedbackPoint] = []
-        seen: set[tuple[int, int]] = set()
+        seen: set[str] = set()
         for c in ranked:
-            if (c.start, c.end) in seen or c.end <= c.start:
+            if c.advice in seen or c.end <= c.start:
                 continue
-            seen.add((c.start, c.end))
+            seen.add(c.advice)
             points.append(FeedbackPoint(quote=quote(text, c.start, c.end), start=c.start, end=c.end, advice=c.advice))
             if len(points) == MAX_POINTS:
                 break
