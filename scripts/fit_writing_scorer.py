@@ -21,7 +21,7 @@ import numpy as np
 
 from ieltsprep.scoring import encoder, local
 from ieltsprep.scoring import eval as writing_eval
-from ieltsprep.scoring.features import analyse
+from ieltsprep.scoring.features import coverage_of, essay_content
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "writing"
@@ -72,10 +72,10 @@ def main() -> int:
     own = [a.prompt_coverage for a in joined.analyses]
     prompts = {t: sorted({r.task.prompt for r in rows if r.task.task == t}) for t in (1, 2)}
     other = []
-    for row in rows:
+    for row, analysis in zip(rows, joined.analyses, strict=True):
         choices = prompts[row.task.task]
         shifted = choices[(choices.index(row.task.prompt) + len(choices) // 2) % len(choices)]
-        other.append(analyse(dataclasses.replace(row.task, prompt=shifted)).prompt_coverage)
+        other.append(coverage_of(shifted, essay_content(analysis)))
     thresholds = local.fit_off_topic(own, other)
     caught = float(np.mean([c <= thresholds.off_topic for c in other]))
     false_alarm = float(np.mean([c <= thresholds.off_topic for c in own]))

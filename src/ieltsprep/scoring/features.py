@@ -114,6 +114,7 @@ class Analysis:
     sequence_markers: int = 0
     complex_share: float = 0.0
     local_coherence: float | None = None
+    content_lemmas: list[str] = field(default_factory=list)  # correctly spelt nouns, verbs, adjectives, adverbs
     # Filled by the local engine, which can tell what a paragraph is about (scoring/relevance.py).
     off_topic_paragraphs: list[tuple[int, int]] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
@@ -284,7 +285,7 @@ def analyse(task: WritingTask) -> Analysis:
     prompt_content = set(content_words(prompt_tokens))
     repeated = [(w, n) for w, n in counts.most_common(5) if n > limit and w not in prompt_content]
     essay_content = set(content)
-    prompt_coverage = len(prompt_content & essay_content) / len(prompt_content) if prompt_content else 1.0
+    prompt_coverage = coverage_of(task.prompt, essay_content)
     on_prompt = sum(n for w, n in counts.items() if w in prompt_content) / len(content) if content else 0.0
     copied = _copied_share(lowers, prompt_tokens)
     bullets = [_coverage(b, essay_content) for b in task.bullets]
@@ -295,7 +296,8 @@ def analyse(task: WritingTask) -> Analysis:
     sent_lengths = [s[2] for s in sentences] or [0]
     n_words = max(len(lowers), 1)
     n_sent = max(len(sentences), 1)
-    grammar = [Hit(e.start, e.end, e.message, e.suggestion, e.type) for e in find_errors(text)]
+    doc = syntax.parse(text)
+    grammar = [Hit(e.start, e.end, e.message, e.suggestion, e.type) for e in find_errors(text, doc)]
     analysis = Analysis(
         word_count=wc,
         tokens=tokens,
@@ -329,7 +331,6 @@ def analyse(task: WritingTask) -> Analysis:
         overview_start=_phrase_start(lowered, lex["overview"]),
         sequence_markers=len(_SEQUENCE.findall(text)),
     )
-    doc = syntax.parse(text)
     misspelt_at = {t.start for t in misspelled}
     structure = syntax.structure(doc)
     analysis.complex_share = structure["complex_share"]
@@ -338,9 +339,11 @@ def analyse(task: WritingTask) -> Analysis:
         for sent in doc.sents
     ]
     analysis.local_coherence = _local_coherence(lemmas_by_sentence)
+    analysis.content_lemmas = [
+        t.lemma_.lower() for t in doc if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at
+    ]
     analysis.features = {
         **structure,
-        **_sophistication([t for t in doc if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at]),
         "adjacent_overlap": analysis.local_coherence,
         "log_words": math.log1p(wc),
         "length_ratio": min(wc / max(task.min_words, 1), 2.0),
@@ -404,21 +407,6 @@ def _grammar_rates(grammar: Sequence[Hit], n_words: int) -> dict[str, float]:
     }
 
 
-def _sophistication(content: Sequence[Any]) -> dict[str, float]:
-    """Lexical sophistication of the correctly spelt content words: how rare their lemmas are in English (wordfreq's
-    Zipf scale: 6 is 'the top hundred', 3 is about once per million words)."""
-    from wordfreq import zipf_frequency
-
-    types = {t.lemma_.lower() for t in content}
-    zipfs = [zipf_frequency(w, "en") for w in types] or [7.0]
-    return {
-        "zipf_type_mean": fmean(zipfs),
-        "zipf_below_4": fmean(1.0 if z < 4 else 0.0 for z in zipfs),
-        "zipf_below_3": fmean(1.0 if z < 3 else 0.0 for z in zipfs),
-        "content_types_sqrt": len(types) / math.sqrt(max(len(content), 1)),
-    }
-
-
 def _local_coherence(lemmas: Sequence[set[str]]) -> float:
     """How much more neighbouring sentences share content words than distant ones do (0 for a shuffled text)."""
 
@@ -430,6 +418,17 @@ def _local_coherence(lemmas: Sequence[set[str]]) -> float:
     if not near or not far:
         return 0.0
     return fmean(near) - fmean(far)
+
+
+def coverage_of(prompt: str, essay_content: set[str]) -> float:
+    """Share of the prompt's content words (lightly stemmed) that the answer uses."""
+    prompt_content = set(content_words(t.lower for t in tokenize(prompt)))
+    return len(prompt_content & essay_content) / len(prompt_content) if prompt_content else 1.0
+
+
+def essay_content(analysis: Analysis) -> set[str]:
+    """The answer's content words, lightly stemmed (what prompt coverage is measured on)."""
+    return set(content_words(t.lower for t in analysis.tokens))
 
 
 def _paragraph_spans(text: str) -> list[tuple[int, int]]:

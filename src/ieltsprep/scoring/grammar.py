@@ -53,11 +53,11 @@ def words() -> dict[str, Any]:
     return {k: (frozenset(v) if isinstance(v, list) else v) for k, v in data.items()}
 
 
-def find_errors(text: str) -> list[GrammarError]:
-    """All errors found in ``text``, in reading order, with no two overlapping."""
+def find_errors(text: str, doc: Doc | None = None) -> list[GrammarError]:
+    """All errors found in ``text``, in reading order, with no two overlapping; ``doc`` is its parse, if made."""
     if not text.strip():
         return []
-    doc = nlp()(text)
+    doc = doc if doc is not None else nlp()(text)
     found = [err for rule in RULES for err in rule(doc)]
     found.sort(key=lambda e: (e.start, TYPES.index(e.type)))
     kept: list[GrammarError] = []

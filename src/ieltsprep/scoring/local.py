@@ -449,11 +449,30 @@ def allocate(overall: float, deviations: dict[str, float], keys: Sequence[str]) 
     return bands
 
 
+def sophistication(lemmas: Sequence[str]) -> dict[str, float]:
+    """Lexical sophistication of the correctly spelt content words: how rare their lemmas are in English (wordfreq's
+    Zipf scale: 6 is 'the top hundred', 3 is about once per million words). Local engine only."""
+    from statistics import fmean
+
+    from wordfreq import zipf_frequency
+
+    types = set(lemmas)
+    zipfs = [zipf_frequency(w, "en") for w in types] or [7.0]
+    return {
+        "zipf_type_mean": fmean(zipfs),
+        "zipf_below_4": fmean(1.0 if z < 4 else 0.0 for z in zipfs),
+        "zipf_below_3": fmean(1.0 if z < 3 else 0.0 for z in zipfs),
+        "content_types_sqrt": len(types) / math.sqrt(max(len(lemmas), 1)),
+    }
+
+
 def encode_answer(task: WritingTask, analysis: Analysis) -> np.ndarray:
-    """The answer's style vector for the model; marks the paragraphs about something else on ``analysis``.
+    """The answer's style vector for the model; adds the local-only features and marks the paragraphs about
+    something else on ``analysis``.
 
     One encoder pass reads the question and every paragraph (scoring/relevance.py judges each paragraph's topic).
     """
+    analysis.features.update(sophistication(analysis.content_lemmas))
     spans = analysis.paragraph_spans or [(0, len(task.text))]
     parts = encoder.shipped_encoder().encode_parts([task.prompt, *(task.text[s:e] for s, e in spans)], style_from=1)
     words = [len(task.text[s:e].split()) for s, e in spans]
