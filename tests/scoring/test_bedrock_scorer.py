@@ -215,3 +215,14 @@ def test_british_spellings_are_not_reported_to_the_model_as_errors(client: Any) 
     british = ESSAY.replace("Moreover, a society", "Moreover, a society that values colour and behaviour")
     user = _scorer(client).request("academic_writing", _task(british))["messages"][0]["content"][0]["text"]
     assert "Misspelt words: none found" in user
+
+
+def test_without_the_grammar_checker_the_model_is_told_grammar_was_not_checked(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ieltsprep.scoring import syntax
+
+    # The jobs Lambda package has no room for spaCy: the analysis goes on without it and says so.
+    monkeypatch.setattr(syntax, "available", lambda: False)
+    user = _scorer(client).request("academic_writing", _task())["messages"][0]["content"][0]["text"]
+    assert "Grammar errors: not checked by software in this deployment" in user

@@ -150,7 +150,9 @@ def evidence_block(task: WritingTask, analysis: Analysis) -> str:
     else:
         lines.append("- Misspelt words: none found (British and American spellings are both accepted).")
     errors = [e for e in analysis.grammar if e.type not in ("capitalisation", "repetition")]
-    if errors:
+    if not analysis.grammar_checked:
+        lines.append("- Grammar errors: not checked by software in this deployment; judge grammar yourself.")
+    elif errors:
         shown = [f'{e.type}: "{task.text[e.start : e.end]}" -> "{e.suggestion}"' for e in errors[:EVIDENCE_ITEMS]]
         lines.append(f"- Grammar errors found ({len(errors)}): " + "; ".join(shown) + ".")
     else:

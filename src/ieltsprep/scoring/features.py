@@ -21,8 +21,7 @@ from statistics import fmean, pstdev
 from typing import TYPE_CHECKING, Any
 
 from ieltsprep.scoring import syntax
-from ieltsprep.scoring.grammar import GRAMMAR_TYPES, find_errors
-from ieltsprep.scoring.port import WritingTask
+from ieltsprep.scoring.port import GRAMMAR_TYPES, WritingTask
 from ieltsprep.scoring.spelling import Variety, speller
 
 if TYPE_CHECKING:
@@ -115,6 +114,7 @@ class Analysis:
     complex_share: float = 0.0
     local_coherence: float | None = None
     content_lemmas: list[str] = field(default_factory=list)  # correctly spelt nouns, verbs, adjectives, adverbs
+    grammar_checked: bool = True  # False where the grammar checker is not installed (see analyse)
     # Filled by the local engine, which can tell what a paragraph is about (scoring/relevance.py).
     off_topic_paragraphs: list[tuple[int, int]] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
@@ -296,8 +296,10 @@ def analyse(task: WritingTask) -> Analysis:
     sent_lengths = [s[2] for s in sentences] or [0]
     n_words = max(len(lowers), 1)
     n_sent = max(len(sentences), 1)
-    doc = syntax.parse(text)
-    grammar = [Hit(e.start, e.end, e.message, e.suggestion, e.type) for e in find_errors(text, doc)]
+    # The jobs Lambda package has no room for spaCy: there the analysis goes on without grammar and structure, and
+    # says so (``grammar_checked``); the local engine refuses to load without it.
+    doc = syntax.parse(text) if syntax.available() else None
+    grammar = _grammar(text, doc)
     analysis = Analysis(
         word_count=wc,
         tokens=tokens,
@@ -332,19 +334,18 @@ def analyse(task: WritingTask) -> Analysis:
         sequence_markers=len(_SEQUENCE.findall(text)),
     )
     misspelt_at = {t.start for t in misspelled}
-    structure = syntax.structure(doc)
-    analysis.complex_share = structure["complex_share"]
-    lemmas_by_sentence = [
-        {t.lemma_.lower() for t in sent if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at}
-        for sent in doc.sents
-    ]
-    analysis.local_coherence = _local_coherence(lemmas_by_sentence)
-    analysis.content_lemmas = [
-        t.lemma_.lower() for t in doc if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at
-    ]
+    structure = dict(syntax.EMPTY_STRUCTURE)
+    analysis.grammar_checked = doc is not None
+    if doc is not None:
+        structure = syntax.structure(doc)
+        analysis.complex_share = structure["complex_share"]
+        counted = {t.i for t in doc if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at}
+        analysis.content_lemmas = [t.lemma_.lower() for t in doc if t.i in counted]
+        lemmas_by_sentence = [{t.lemma_.lower() for t in sent if t.i in counted} for sent in doc.sents]
+        analysis.local_coherence = _local_coherence(lemmas_by_sentence)
     analysis.features = {
         **structure,
-        "adjacent_overlap": analysis.local_coherence,
+        "adjacent_overlap": analysis.local_coherence or 0.0,
         "log_words": math.log1p(wc),
         "length_ratio": min(wc / max(task.min_words, 1), 2.0),
         "under_length": max(0.0, 1 - wc / max(task.min_words, 1)),
@@ -393,6 +394,14 @@ def _frequency_profile(words: Sequence[str], freq: Any) -> dict[str, float]:
         "content_below_1e6": fmean(1.0 if v < 6 else 0.0 for v in logs),
         "content_guiraud": len(set(content)) / math.sqrt(max(len(content), 1)),
     }
+
+
+def _grammar(text: str, doc: Any) -> list[Hit]:
+    if doc is None:
+        return []
+    from ieltsprep.scoring.grammar import find_errors
+
+    return [Hit(e.start, e.end, e.message, e.suggestion, e.type) for e in find_errors(text, doc)]
 
 
 def _grammar_rates(grammar: Sequence[Hit], n_words: int) -> dict[str, float]:

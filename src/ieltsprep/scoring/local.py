@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ieltsprep.scoring import encoder, relevance, rules
+from ieltsprep.scoring import encoder, relevance, rules, spelling, syntax
 from ieltsprep.scoring.features import (
     Analysis,
     analyse,
@@ -492,8 +492,11 @@ class LocalWritingScorer:
 
     @classmethod
     def load(cls) -> LocalWritingScorer:
-        """The scorer with the shipped parameters; raises EncoderMissing at once when the model package is absent."""
+        """The scorer with the shipped parameters; raises EncoderMissing, ParserMissing or SpellingDictionaryMissing at
+        once when a model package or the dictionaries are absent."""
         encoder.model_dir()
+        syntax.pipeline()
+        spelling.dictionary_dir()
         return cls(shipped_model())
 
     def score(self, module: str, tasks: list[WritingTask]) -> WritingResult:

