@@ -196,3 +196,22 @@ def submit_assessment(assessment_id: str) -> Response[str]:
     user = current_user(router)
     item, finished = container_of(router).assessments.submit(user.id, assessment_id)
     return _json(200 if finished else 202, {"assessment": _public(item)})
+
+
+@router.post(
+    "/api/assessments/<assessment_id>/abandon",
+    responses=_documented(
+        {200: ("Abandoned: failed with code abandoned, the credit returned", AssessmentResponse)},
+        {404: "assessment_not_found", 409: "not_speaking, not_in_progress or already_answered"},
+    ),
+)
+def abandon_assessment(assessment_id: str) -> Response[str]:
+    """Leave a speaking test before answering (it never connected, or the candidate changed their mind): its credit
+    comes back. Refused once the candidate has answered."""
+    from ieltsprep.speaking.abandon import abandon
+    from ieltsprep.speaking.sessions import SpeakingStore
+
+    user = current_user(router)
+    container = container_of(router)
+    item = abandon(container.assessments, SpeakingStore(container.store), user.id, assessment_id)
+    return _json(200, {"assessment": _public(item)})
