@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,15 @@ def public(item: Item, *, summary: bool = False) -> dict[str, Any]:
     if item.get("error"):
         out["error"] = item["error"]
     return out
+
+
+def paper_clock(item: Item, time_scale: float = 1.0, now: float | None = None) -> dict[str, int]:
+    """The one clock of a writing paper in progress, as in the exam: the tasks' minutes together (60), running from
+    the start whatever the candidate does; ``seconds_left`` reaches 0 and stays there."""
+    limit = round(sum(int(task["minutes"]) for task in item.get("tasks") or ()) * 60 * time_scale)
+    started = datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")).timestamp()
+    elapsed = (time.time() if now is None else now) - started
+    return {"time_limit_seconds": limit, "seconds_left": max(0, round(limit - elapsed))}
 
 
 def chart_object(question: AcademicTask1Item) -> dict[str, Any]:

@@ -81,6 +81,8 @@ class AssessmentOut(ApiModel):
     parts: list[dict[str, Any]] | None = Field(None, description="speaking modules: the examiner's script")
     result: dict[str, Any] | None = Field(None, description="the writing or speaking result of docs/API.md")
     error: ErrorDetail | None = Field(None, description="why scoring failed (the credit was returned)")
+    time_limit_seconds: int | None = Field(None, description="writing in progress: the paper's one clock (60 min)")
+    seconds_left: int | None = Field(None, description="writing in progress: time left on the paper's clock")
 
 
 class AssessmentResponse(ApiModel):
@@ -118,9 +120,12 @@ def _documented(ok: dict[int, tuple[str, type[BaseModel]]], errors: dict[int, st
 def _public(item: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
     # Imported on first use: the service pulls the question bank, charts and domain models, which the cold start
     # of every other route (health first) does not need.
-    from ieltsprep.assessments.service import public
+    from ieltsprep.assessments.service import paper_clock, public
 
-    return public(item, summary=summary)
+    out = public(item, summary=summary)
+    if item.get("tasks") and item["status"] == "in_progress":
+        out.update(paper_clock(item, container_of(router).settings.writing_time_scale))
+    return out
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response[str]:
