@@ -91,6 +91,17 @@ class AssessmentResponse(ApiModel):
     assessment: AssessmentOut
 
 
+class SampleResponse(ApiModel):
+    """GET /api/sample-result: a paper the project wrote, scored by this platform (never a candidate's)."""
+
+    sample: Literal[True]
+    about: str
+    module: str
+    tasks: list[dict[str, Any]]
+    answers: dict[str, dict[str, str]]
+    result: dict[str, Any]
+
+
 class AssessmentListResponse(ApiModel):
     """The caller's assessments, newest first."""
 
@@ -220,3 +231,19 @@ def abandon_assessment(assessment_id: str) -> Response[str]:
     container = container_of(router)
     item = abandon(container.assessments, SpeakingStore(container.store), user.id, assessment_id)
     return _json(200, {"assessment": _public(item)})
+
+
+@router.get(
+    "/api/sample-result",
+    responses={
+        200: {
+            "description": "A sample paper and its real result, marked sample: true (public: no session needed)",
+            "content": {"application/json": {"model": SampleResponse}},
+        }
+    },
+)
+def sample_result() -> Response[str]:
+    """Public: a writing paper written by the project and scored by this platform's writing scorer (a sample)."""
+    from ieltsprep.assessments.sample import sample_result as scored_sample
+
+    return _json(200, scored_sample(container_of(router).writing_scorer))
