@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ieltsprep.adapters.storage.port import ConditionFailed, Item
-from ieltsprep.assessments.charts import render_svg
+from ieltsprep.assessments.charts import NARROW_WIDTH, WIDTH, render_svg
 from ieltsprep.assessments.models import (
     MAX_ANSWER_CHARS,
     SPEAKING_MODULES,
@@ -117,14 +117,19 @@ def chart_model(stored: dict[str, Any]) -> Chart:
 
 def drawn(stored: dict[str, Any], question_id: str) -> dict[str, Any]:
     """The stored chart with its SVG drawing added."""
-    return {**stored, "svg": _svg(json.dumps(stored, sort_keys=True), question_id)}
+    stored_json = json.dumps(stored, sort_keys=True)
+    return {
+        **stored,
+        "svg": _svg(stored_json, question_id, WIDTH),
+        "svg_narrow": _svg(stored_json, f"{question_id}-narrow", NARROW_WIDTH),
+    }
 
 
-@lru_cache(maxsize=64)
-def _svg(stored_json: str, question_id: str) -> str:
+@lru_cache(maxsize=128)
+def _svg(stored_json: str, question_id: str, width: int) -> str:
     # Assessments store the data, not the drawing (items stay small, lists stay fast); the drawing of the same data is
     # always the same, so a warm process draws each question once.
-    return render_svg(chart_model(json.loads(stored_json)), id_prefix=f"chart-{question_id}")
+    return render_svg(chart_model(json.loads(stored_json)), id_prefix=f"chart-{question_id}", width=width)
 
 
 def task_object(task: int, question: BaseModel) -> dict[str, Any]:

@@ -40,6 +40,7 @@ class ChartOut(ApiModel):
     title: str
     data: dict[str, Any] = Field(description="unit, period, axis labels, categories, series, steps or map panels")
     svg: str | None = None
+    svg_narrow: str | None = Field(None, description="the same chart drawn for a phone: pairs stacked, 360 wide")
 
 
 class TaskOut(ApiModel):
