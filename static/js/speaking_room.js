@@ -108,7 +108,11 @@ export async function speakingExam(view, id, app) {
   const waiting = [];
 
   const tick = setInterval(() => {
-    if (session?.player) mayaLevel.set(session.player.level());
+    if (session?.player) {
+      mayaLevel.set(session.player.level());
+      // What the candidate hears decides the words: audio arrives faster than it plays.
+      if (voiceChunks) voice.textContent = session.player.playing ? 'Maya is speaking' : 'Listening to you';
+    }
     if (microphone) micLevel.set(microphone.level());
     if (deadline === null) return;
     const left = Math.max(0, (deadline - performance.now()) / 1000);
@@ -207,12 +211,6 @@ export async function speakingExam(view, id, app) {
       case 'audio':
         voiceChunks += 1;
         voice.dataset.chunks = String(voiceChunks);
-        voice.textContent = 'Maya is speaking';
-        clearTimeout(voice.quiet);
-        voice.quiet = setTimeout(() => (voice.textContent = 'Listening to you'), 1500);
-        break;
-      case 'interrupted':
-        voice.textContent = 'Listening to you';
         break;
       case 'transcript':
         connection.textContent = 'Live';
