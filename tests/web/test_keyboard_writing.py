@@ -23,9 +23,9 @@ def test_the_whole_writing_journey_works_with_the_keyboard_alone(page: Page, web
     assert user is not None
     ledger.grant(web.container.store, user.id, "general_writing", 1, source="operator", idempotency_key="keys")
     page.reload()
-    page.get_by_role("button", name="Start General Writing").wait_for()
+    page.get_by_role("button", name="Start General Training Writing").wait_for()
 
-    tab_to(page, "Start General Writing")
+    tab_to(page, "Start General Training Writing")
     page.keyboard.press("Enter")
     page.get_by_label("Your answer to Task 1").wait_for()
     tab_to(page, "Your answer to Task 1")
