@@ -87,7 +87,7 @@ export async function speakingExam(view, id, app) {
   let voiceChunks = 0;
   const transcript = h('ol', { class: 'transcript', 'aria-label': 'Transcript', 'aria-live': 'polite', 'data-testid': 'transcript' });
   const notes = h('textarea', { id: 'cue-notes', placeholder: 'Your notes (kept on this device only)' });
-  const prepClock = h('p', { class: 'prep-clock', role: 'timer', 'aria-label': 'Preparation time left', hidden: true });
+  const prepClock = h('p', { class: 'prep-clock', role: 'timer', 'aria-label': 'Preparation time left', hidden: true, 'data-testid': 'prep-clock' });
   const cueCard = h('section', { class: 'card cue-card', hidden: true, 'aria-labelledby': 'cue-title', 'data-testid': 'cue-card' },
     h('h2', { id: 'cue-title' }, 'Part 2 cue card'),
     prepClock,
@@ -206,6 +206,7 @@ export async function speakingExam(view, id, app) {
         if (deadline === null) countdown.textContent = '';
         cueCard.hidden = !(message.part === 2 && (message.phase === 'prep' || message.phase === 'talk'));
         prepClock.hidden = message.phase !== 'prep';
+        if (message.phase === 'prep') prepClock.dataset.shown = 'true';
         if (message.part === 2 && message.phase === 'prep') notes.focus();
         break;
       case 'audio':

@@ -59,6 +59,15 @@ def test_candidate_hears_maya_sees_both_levels_speaks_and_reads_the_result(page:
     transcript.locator("li.candidate:not(.interim)", has_text=CANDIDATE_WORDS).first.wait_for(timeout=120_000)
     check_screen(page, "09-speaking-room")
 
+    # Part 2: the cue card comes on screen with the preparation countdown and a notes area.
+    cue_card = page.get_by_test_id("cue-card")
+    cue_card.wait_for(timeout=180_000)
+    # The preparation minute lasts three seconds at this time scale: the page records that its countdown showed.
+    assert page.get_by_test_id("prep-clock").get_attribute("data-shown") == "true"
+    assert page.get_by_label("Notes").is_visible()
+    assert page.get_by_test_id("phase").inner_text().startswith("Part 2")
+    check_screen(page, "09b-speaking-cue-card")
+
     page.get_by_role("button", name="Stop the test").click()
     dialog = page.get_by_role("dialog", name="Stop the test now?")
     assert "will be marked" in dialog.inner_text()
