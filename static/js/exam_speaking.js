@@ -33,7 +33,7 @@ export async function speakingResult(view, scoring, app) {
         return h('div', {}, name, h('strong', {}, format(value)));
       }))),
     h('section', { class: 'card' }, h('h2', {}, 'Transcript'),
-      h('ol', { class: 'transcript', 'data-testid': 'result-transcript' }, (result.transcript || []).map((turn) =>
+      h('ol', { class: 'transcript', 'data-testid': 'result-transcript', tabindex: '0', 'aria-label': 'Transcript of your test' }, (result.transcript || []).map((turn) =>
         h('li', { class: turn.role }, h('span', { class: 'who' }, `${turn.role === 'examiner' ? 'Maya' : 'You'} · Part ${turn.part}`), turn.text)))),
     h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/dashboard' }, 'Back to the dashboard')));
   return view;

@@ -85,7 +85,7 @@ export async function speakingExam(view, id, app) {
   const mayaLevel = levelMeter("Maya's voice level", 'maya-level');
   const micLevel = levelMeter('Your microphone level', 'mic-level');
   let voiceChunks = 0;
-  const transcript = h('ol', { class: 'transcript', 'aria-label': 'Transcript', 'aria-live': 'polite', 'data-testid': 'transcript' });
+  const transcript = h('ol', { class: 'transcript', 'aria-label': 'Transcript', 'aria-live': 'polite', 'data-testid': 'transcript', tabindex: '0' });
   const notes = h('textarea', { id: 'cue-notes', placeholder: 'Your notes (kept on this device only)' });
   const prepClock = h('p', { class: 'prep-clock', role: 'timer', 'aria-label': 'Preparation time left', hidden: true, 'data-testid': 'prep-clock' });
   const cueCard = h('section', { class: 'card cue-card', hidden: true, 'aria-labelledby': 'cue-title', 'data-testid': 'cue-card' },
