@@ -207,7 +207,11 @@ export async function speakingExam(view, id, app) {
         cueCard.hidden = !(message.part === 2 && (message.phase === 'prep' || message.phase === 'talk'));
         prepClock.hidden = message.phase !== 'prep';
         if (message.phase === 'prep') prepClock.dataset.shown = 'true';
-        if (message.part === 2 && message.phase === 'prep') notes.focus();
+        if (message.part === 2 && message.phase === 'prep') {
+          // The whole card comes into view under the bar (its title and countdown too), and the notes take the keys.
+          cueCard.scrollIntoView({ block: 'start' });
+          notes.focus({ preventScroll: true });
+        }
         break;
       case 'audio':
         voiceChunks += 1;
