@@ -84,6 +84,9 @@ export async function speakingExam(view, id, app) {
   const voice = h('span', { class: 'voice-state', 'data-testid': 'voice', 'data-chunks': '0' }, 'Waiting');
   const mayaLevel = levelMeter("Maya's voice level", 'maya-level');
   const micLevel = levelMeter('Your microphone level', 'mic-level');
+  // Small copies in the bar that stays on screen (a phone scrolls the large ones away during the cue card).
+  const mayaMini = levelMeter("Maya's voice level", 'maya-level-mini');
+  const micMini = levelMeter('Your microphone level', 'mic-level-mini');
   let voiceChunks = 0;
   const transcript = h('ol', { class: 'transcript', 'aria-label': 'Transcript', 'aria-live': 'polite', 'data-testid': 'transcript', tabindex: '0' });
   const notes = h('textarea', { id: 'cue-notes', placeholder: 'Your notes (kept on this device only)' });
@@ -110,10 +113,14 @@ export async function speakingExam(view, id, app) {
   const tick = setInterval(() => {
     if (session?.player) {
       mayaLevel.set(session.player.level());
+      mayaMini.set(session.player.level());
       // What the candidate hears decides the words: audio arrives faster than it plays.
       if (voiceChunks) voice.textContent = session.player.playing ? 'Maya is speaking' : 'Listening to you';
     }
-    if (microphone) micLevel.set(microphone.level());
+    if (microphone) {
+      micLevel.set(microphone.level());
+      micMini.set(microphone.level());
+    }
     if (deadline === null) return;
     const left = Math.max(0, (deadline - performance.now()) / 1000);
     countdown.textContent = formatClock(left);
@@ -309,8 +316,12 @@ export async function speakingExam(view, id, app) {
     h('p', {}, leaveButton));
   const room = h('div', { class: 'speaking-room', hidden: true },
     h('div', { class: 'live-bar' },
-      h('div', { class: 'exam-bar' }, partLabel, countdown),
-      h('div', { class: 'exam-bar' }, connection, stopButton)),
+      h('div', { class: 'exam-bar' }, partLabel, h('span', { class: 'live-status' }, connection, countdown)),
+      h('div', { class: 'exam-bar' },
+        h('div', { class: 'mini-levels', 'aria-hidden': 'true' },
+          h('span', { class: 'mini maya' }, 'Maya', mayaMini),
+          h('span', { class: 'mini you' }, 'You', micMini)),
+        stopButton)),
     h('div', { class: 'presence' },
       h('section', { class: 'card maya', 'aria-labelledby': 'maya-name' },
         h('div', { class: 'avatar', 'aria-hidden': 'true' }, 'M'),

@@ -55,6 +55,7 @@ def test_candidate_hears_maya_sees_both_levels_speaks_and_reads_the_result(page:
         "() => Number(document.querySelector('[data-testid=mic-level]').dataset.peak) > 0", timeout=30_000
     )
     assert page.get_by_test_id("mic-level").is_visible() and page.get_by_test_id("maya-level").is_visible()
+    assert page.get_by_test_id("mic-level-mini").is_visible(), "the bar that stays on screen shows the microphone"
     # A final line (not an interim one): what the worker stored and will score.
     transcript.locator("li.candidate:not(.interim)", has_text=CANDIDATE_WORDS).first.wait_for(timeout=120_000)
     check_screen(page, "09-speaking-room")
@@ -66,6 +67,9 @@ def test_candidate_hears_maya_sees_both_levels_speaks_and_reads_the_result(page:
     assert page.get_by_test_id("prep-clock").get_attribute("data-shown") == "true"
     assert page.get_by_label("Notes").is_visible()
     assert page.get_by_test_id("phase").inner_text().startswith("Part 2")
+    bar = page.locator(".live-bar").bounding_box()
+    height = page.viewport_size["height"] if page.viewport_size else 0
+    assert bar and bar["y"] >= 0 and bar["y"] + bar["height"] <= height, "the bar with both levels stays in view"
     check_screen(page, "09b-speaking-cue-card")
 
     page.get_by_role("button", name="Stop the test").click()
