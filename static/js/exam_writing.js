@@ -208,9 +208,9 @@ export async function writingExam(view, id, app) {
     h('div', { class: 'paper-bar' },
       h('div', { class: 'paper-head' },
         h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Writing tasks' }, tabs),
-        h('div', { class: 'paper-status' }, timer, barCount)),
+        h('div', { class: 'paper-status' }, timer, barCount),
+        timeNote),
       h('div', { class: 'paper-actions' }, submit, h('a', { class: 'button secondary', href: '#/dashboard' }, 'Save and leave'))),
-    timeNote,
     error,
     panels);
   return view;

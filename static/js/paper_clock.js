@@ -10,8 +10,8 @@ export function formatClock(seconds) {
 /** The warnings of a paper `limit` seconds long: at 10 and 5 minutes left of an hour, in proportion otherwise. */
 export function warningsFor(limit) {
   return [
-    { at: limit * (10 / 60), text: '10 minutes left. Leave time to check both answers.', minutes: 10 },
-    { at: limit * (5 / 60), text: '5 minutes left. The paper is handed in when the clock reaches 0.', minutes: 5 },
+    { at: limit * (10 / 60), text: '10 minutes left: check both answers.', minutes: 10 },
+    { at: limit * (5 / 60), text: '5 minutes left: handed in at 0:00.', minutes: 5 },
   ];
 }
 
