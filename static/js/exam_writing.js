@@ -31,7 +31,9 @@ function taskChart(chart) {
   if (!wide && !narrow) return null;
   wide?.classList.add('chart-wide');
   narrow?.classList.add('chart-narrow');
-  return h('figure', { class: `task-chart${wide && narrow ? ' has-narrow' : ''}` }, wide, narrow);
+  // Pies and maps come in pairs, compared side by side: a wide screen keeps the wide drawing for them.
+  const pairs = chart.type === 'pie' || chart.type === 'map';
+  return h('figure', { class: `task-chart${wide && narrow ? ' has-narrow' : ''}${pairs ? ' pairs' : ''}` }, wide, narrow);
 }
 
 export async function writingExam(view, id, app) {
