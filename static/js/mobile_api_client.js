@@ -525,6 +525,14 @@ export class SpeakingSession {
     }
   }
 
+  /** Try again after the connection was given up ('lost'): a fresh round of reconnects, resuming the test. */
+  resume() {
+    if (this.socket) return;
+    this.finished = false;
+    this.reconnects = 0;
+    this.connect();
+  }
+
   /** End the test early (what was said so far is scored). */
   stop() {
     if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify({ action: ACTION, type: 'stop' }));

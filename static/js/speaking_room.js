@@ -173,11 +173,7 @@ export async function speakingExam(view, id, app) {
       trouble.hidden = true;
       stopButton.disabled = false;
       connection.textContent = 'Connecting...';
-      if (session) {
-        session.reconnects = 0;
-        session.finished = false;
-        session.connect();
-      }
+      session?.resume();
     });
     const leave = answered
       ? h('a', { class: 'button secondary', href: '#/dashboard' }, 'Go to the dashboard (resume later)')
