@@ -167,13 +167,13 @@ export async function speakingExam(view, id, app) {
   };
 
   /** Explain what went wrong and offer the ways out that apply. */
-  const showTrouble = (title, text) => {
+  const showTrouble = (title, text, retry = () => session?.resume()) => {
     const resume = h('button', { type: 'button' }, 'Try again');
     resume.addEventListener('click', () => {
       trouble.hidden = true;
       stopButton.disabled = false;
       connection.textContent = 'Connecting...';
-      session?.resume();
+      retry();
     });
     const leave = answered
       ? h('a', { class: 'button secondary', href: '#/dashboard' }, 'Go to the dashboard (resume later)')
@@ -277,6 +277,19 @@ export async function speakingExam(view, id, app) {
     stopButton.focus();
   });
 
+  /** Ask the examiner to end the test; "Ending the test..." always ends: a result, or (no answer) a way to go on. */
+  const endTest = () => {
+    stopButton.disabled = true;
+    connection.textContent = 'Ending the test...';
+    if (session?.socket) session.stop();
+    else session?.resume(); // reconnect first; the candidate stops again once the test is back
+    clearTimeout(ending);
+    ending = setTimeout(() => {
+      stopButton.disabled = false;
+      showTrouble('The test has not ended yet', 'The examiner did not confirm the end of the test. Your answers are saved. Try again to end it, or come back to it later from the dashboard.', endTest);
+    }, END_WAIT_MS);
+  };
+
   stopButton.addEventListener('click', async () => {
     if (!session) return;
     const ok = await confirmDialog({
@@ -291,14 +304,7 @@ export async function speakingExam(view, id, app) {
       await abandon();
       return;
     }
-    stopButton.disabled = true;
-    session.stop();
-    connection.textContent = 'Ending the test...';
-    // "Ending" always ends: a result, or (when the examiner does not answer) a clear way to resume.
-    ending = setTimeout(() => {
-      stopButton.disabled = false;
-      showTrouble('The test has not ended yet', 'The examiner did not confirm the end of the test. Your answers are saved. Try again to resume and stop it, or come back to it later from the dashboard.');
-    }, END_WAIT_MS);
+    endTest();
   });
 
   app.onLeave(finish);
