@@ -1,6 +1,6 @@
 // Service worker: the website keeps working without a connection. Network first (so a deploy is seen at once),
 // the last good copy of each app file when the network fails. API calls and the WebSocket are never cached.
-const CACHE = 'ieltsprep-shell-v1';
+const CACHE = 'ieltsprep-shell-v2';
 const SHELL = [
   './',
   'index.html',
@@ -12,6 +12,10 @@ const SHELL = [
   'js/exam_writing.js',
   'js/exam_speaking.js',
   'js/speaking_result.js',
+  'js/speaking_room.js',
+  'js/paper_clock.js',
+  'js/dialog.js',
+  'js/shop.js',
   'js/mobile_api_client.js',
   'js/mobile_purchase_integration.js',
   'js/pcm_capture_worklet.js',

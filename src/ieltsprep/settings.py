@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     nova_sonic_voice: str = Field("amy", validation_alias=_env("IELTSPREP_NOVA_SONIC_VOICE"))
     nova_sonic_region: str = Field("us-east-1", validation_alias=_env("IELTSPREP_NOVA_SONIC_REGION"))
     speaking_time_scale: float = Field(1.0, gt=0, validation_alias=_env("IELTSPREP_SPEAKING_TIME_SCALE"))
+    # The writing paper's clock (60 minutes) multiplied by this; local stage only, for tests.
+    writing_time_scale: float = Field(1.0, gt=0, validation_alias=_env("IELTSPREP_WRITING_TIME_SCALE"))
     model_cache_dir: Path | None = Field(None, validation_alias=_env("IELTSPREP_MODEL_CACHE_DIR"))
 
     # --- asynchronous work and the WebSocket API -----------------------------------------------------------
@@ -139,6 +141,8 @@ class Settings(BaseSettings):
             problems.append("the local test store (IELTSPREP_TEST_STORE)")
         if self.speaking_time_scale != 1.0:
             problems.append("a speaking time scale other than 1.0 (IELTSPREP_SPEAKING_TIME_SCALE)")
+        if self.writing_time_scale != 1.0:
+            problems.append("a writing time scale other than 1.0 (IELTSPREP_WRITING_TIME_SCALE)")
         if self.store == "sqlite":
             problems.append("the SQLite store (IELTSPREP_STORE=sqlite)")
         if self.dynamodb_endpoint_url:

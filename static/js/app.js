@@ -1,11 +1,13 @@
 // The single-page app: hash routing, the session, the shared chrome (nav, toasts) and the account screens.
 import { h, mount } from './dom.js';
 import { ApiClient, ApiError, PRODUCTION_BASE_URLS, tokenStore } from './mobile_api_client.js';
-import { MODULES, label, productIdOf, setUpPurchases } from './mobile_purchase_integration.js';
+import { MODULES, label, setUpPurchases } from './mobile_purchase_integration.js';
 import { progressChart } from './progress_chart.js';
 import { legalScreen } from './legal.js';
 import { writingExam, writingResult } from './exam_writing.js';
-import { speakingExam, speakingResult } from './exam_speaking.js';
+import { speakingResult } from './exam_speaking.js';
+import { speakingExam } from './speaking_room.js';
+import { buyPack, confirmPurchase, pricingScreen, sampleScreen } from './shop.js';
 
 const isNativeApp = Boolean(globalThis.Capacitor?.isNativePlatform?.());
 
@@ -21,9 +23,14 @@ const toastRegion = document.getElementById('toasts');
 
 const state = { me: null, purchases: null };
 
-/** A short message at the bottom of the screen, read out by screen readers. */
+/**
+ * A short message under the header, read out by screen readers. It sits in the page flow (it never covers a
+ * control), goes away by itself and can be dismissed at once.
+ */
 export function toast(text, kind = 'info') {
-  const el = h('div', { class: `toast ${kind}` }, text);
+  const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss message' }, '×');
+  const el = h('div', { class: `toast ${kind}`, 'data-shown': String(Date.now()) }, h('span', {}, text), close);
+  close.addEventListener('click', () => el.remove());
   toastRegion.appendChild(el);
   setTimeout(() => el.remove(), kind === 'error' ? 8000 : 5000);
 }
@@ -58,8 +65,8 @@ async function loadMe() {
 function renderNav(current) {
   const link = (href, text) => h('a', { href, 'aria-current': current === href ? 'page' : null }, text);
   const items = state.me
-    ? [link('#/dashboard', 'Dashboard'), link('#/profile', 'Profile'), h('button', { type: 'button', onclick: signOut }, 'Sign out')]
-    : [link('#/', 'Home'), link('#/login', 'Sign in'), link('#/register', 'Register')];
+    ? [link('#/dashboard', 'Dashboard'), link('#/pricing', 'Prices'), link('#/profile', 'Profile'), h('button', { type: 'button', onclick: signOut }, 'Sign out')]
+    : [link('#/', 'Home'), link('#/pricing', 'Prices'), link('#/login', 'Sign in'), link('#/register', 'Register')];
   mount(nav, items);
 }
 
@@ -98,7 +105,7 @@ function showError(el, text) {
 const MODULE_TEXT = {
   academic_writing: 'Task 1 describes a chart or diagram, Task 2 is an essay. Timed, with a live word count.',
   general_writing: 'Task 1 is a letter, Task 2 is an essay. Timed, with a live word count.',
-  academic_speaking: 'A live conversation with Maya, our British examiner: interview, cue card and discussion.',
+  academic_speaking: 'A live spoken test with Maya, our AI examiner: interview, cue card and discussion.',
   general_speaking: 'The same three-part speaking test, for General Training candidates.',
 };
 
@@ -116,6 +123,7 @@ function home() {
         h('h3', {}, label(module)),
         h('p', {}, MODULE_TEXT[module]),
         h('p', {}, h('span', { class: 'price' }, 'USD 36'), ' for a pack of 4 assessments')))),
+    h('p', { class: 'actions' }, h('a', { class: 'button secondary', href: '#/pricing' }, 'Prices and packs'), h('a', { class: 'button secondary', href: '#/sample' }, 'See a sample result')),
     h('h2', {}, 'How it works'),
     h('ol', { class: 'steps card' },
       h('li', {}, 'Create an account and buy a pack of four assessments in the app (the same account works on the website).'),
@@ -192,9 +200,10 @@ function loginScreen() {
 
 const isWriting = (module) => module.endsWith('_writing');
 
-function statusBadge(status) {
-  const text = { in_progress: 'In progress', scoring: 'Scoring', scored: 'Scored', failed: 'Failed' }[status] || status;
-  return h('span', { class: `badge ${status}` }, text);
+function statusBadge(item) {
+  if (item.status === 'failed' && item.error?.code === 'abandoned') return h('span', { class: 'badge' }, 'Left, credit returned');
+  const text = { in_progress: 'In progress', scoring: 'Being marked', scored: 'Marked', failed: 'Not marked, credit returned' }[item.status] || item.status;
+  return h('span', { class: `badge ${item.status}` }, text);
 }
 
 function assessmentHref(item) {
@@ -211,41 +220,13 @@ async function startAssessment(module) {
   }
 }
 
-/** Buy one pack: the store plugin in the app; on the website, the local test store when the server has one. */
-async function buyPack(module, onDone) {
+/** Buy one pack: in the app through the store plugin, on the website through the test store (when there is one). */
+async function buy(module, onDone) {
   if (isNativeApp && state.purchases) {
-    await state.purchases.buy(module);
+    if (await confirmPurchase(context, module)) await state.purchases.buy(module);
     return;
   }
-  const productId = productIdOf(module);
-  let transaction;
-  try {
-    ({ transaction } = await api.post('/api/dev/test-store/transactions', {
-      product_id: productId,
-      platform: 'apple',
-      app_account_token: state.me.user.app_account_token,
-    }));
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) {
-      toast('Packs are sold in the IELTS GenAI Prep app for iPhone and Android. Credits bought there appear here.', 'info');
-    } else {
-      toast(errorText(e), 'error');
-    }
-    return;
-  }
-  // The same body cordova-plugin-purchase posts, verified by the same server path as a real purchase.
-  const result = await api.post('/api/purchases/verify', {
-    id: productId,
-    type: 'application',
-    transaction,
-    additionalData: { applicationUsername: state.me.user.app_account_token },
-  }, { idempotent: true });
-  if (result && result.ok) {
-    toast(`4 ${label(module)} assessments added to your account.`, 'success');
-    onDone();
-  } else {
-    toast(`The purchase could not be confirmed: ${result?.message || 'unknown reason'}`, 'error');
-  }
+  await buyPack(context, module, onDone);
 }
 
 async function dashboard(view) {
@@ -267,7 +248,7 @@ async function dashboard(view) {
         h('p', {}, h('span', { class: 'credits', 'data-module': module }, String(credits)), ' left'),
         h('div', { class: 'actions' },
           h('button', { type: 'button', disabled: credits < 1, onclick: () => startAssessment(module), 'aria-label': `Start ${label(module)}` }, 'Start'),
-          h('button', { type: 'button', class: 'secondary', onclick: () => buyPack(module, rerender), 'aria-label': `Buy a ${label(module)} pack for USD 36` }, 'Buy 4 · USD 36')));
+          h('button', { type: 'button', class: 'secondary', onclick: () => buy(module, rerender) }, 'Buy 4 · USD 36', h('span', { class: 'visually-hidden' }, `: ${label(module)} pack`))));
     })),
     h('h2', {}, 'Your progress'),
     progressChart(details),
@@ -276,14 +257,23 @@ async function dashboard(view) {
       ? h('ul', { class: 'history card' }, assessments.map((a) =>
         h('li', {},
           h('span', {}, h('a', { href: assessmentHref(a) }, label(a.module)), ' ', h('span', { class: 'muted' }, new Date(a.created_at).toLocaleString())),
-          h('span', {}, a.result?.overall_band != null ? h('strong', {}, `Band ${a.result.overall_band} `) : a.result?.provisional_band != null ? h('strong', {}, `Provisional band ${a.result.provisional_band} `) : null, statusBadge(a.status)))))
+          h('span', {}, a.result?.overall_band != null ? h('strong', {}, `Band ${a.result.overall_band} `) : a.result?.provisional_band != null ? h('strong', {}, `Provisional band ${a.result.provisional_band} `) : null, statusBadge(a)))))
       : h('p', { class: 'card' }, 'No assessments yet. Start one above when you have credits.'));
+}
+
+/** How a purchase was paid: a real store purchase, or a test one (the local test store, a sandbox). */
+function purchaseBadge(purchase) {
+  if (purchase.test_store) return h('span', { class: 'badge scoring' }, 'Test store: not charged');
+  if (purchase.environment && purchase.environment !== 'Production') return h('span', { class: 'badge scoring' }, `${purchase.environment}: not charged`);
+  return h('span', { class: 'badge scored' }, purchase.platform === 'google' ? 'Google Play' : 'App Store');
 }
 
 async function profile(view) {
   const me = await loadMe();
   if (!me) return navigate('#/login');
   const error = formError();
+  // Purchases as billing recorded them (from the export): test-store and sandbox purchases are labelled as such.
+  const purchases = (await api.get('/api/me/export')).domains?.purchases || [];
   const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Download my data (JSON)');
   exportButton.addEventListener('click', async () => {
     try {
@@ -327,6 +317,14 @@ async function profile(view) {
       h('p', {}, h('strong', {}, 'Member since: '), new Date(me.user.created_at).toLocaleDateString()),
       h('p', {}, h('strong', {}, 'Marketing emails: '), me.user.consents?.marketing?.accepted ? 'yes' : 'no')),
     h('section', { class: 'card' },
+      h('h2', {}, 'Your purchases'),
+      purchases.length
+        ? h('ul', { class: 'history', 'data-testid': 'purchases' }, purchases.map((p) =>
+          h('li', {},
+            h('span', {}, `${label(p.module)}: ${p.credits} assessments`, ' ', h('span', { class: 'muted' }, new Date(p.created_at || p.purchase_date).toLocaleDateString())),
+            purchaseBadge(p))))
+        : h('p', { class: 'muted' }, 'No purchases yet.')),
+    h('section', { class: 'card' },
       h('h2', {}, 'Export my data'),
       h('p', {}, 'Everything we store about you (profile, consents, purchases, assessments, transcripts and results) as one JSON file.'),
       exportButton),
@@ -343,6 +341,8 @@ const ROUTES = [
   [/^#\/dashboard$/, (view) => dashboard(view)],
   [/^#\/profile$/, (view) => profile(view)],
   [/^#\/(privacy|terms)$/, (view, m) => legalScreen(m[1])],
+  [/^#\/pricing$/, (view) => pricingScreen(view, context)],
+  [/^#\/sample$/, (view) => sampleScreen(view, context)],
   [/^#\/writing\/([\w-]+)$/, (view, m) => writingExam(view, m[1], context)],
   [/^#\/speaking\/([\w-]+)$/, (view, m) => speakingExam(view, m[1], context)],
   [/^#\/result\/([\w-]+)$/, (view, m) => resultScreen(view, m[1])],
@@ -356,6 +356,7 @@ async function resultScreen(view, id) {
 const context = { api, toast, navigate, errorText, label, state, isNativeApp };
 let cleanup = null;
 let routeToken = 0;
+let firstRoute = true;
 
 async function route() {
   const hash = location.hash || '#/';
@@ -370,19 +371,27 @@ async function route() {
     }
   }
   context.onLeave = (fn) => (cleanup = fn);
+  // A message about the screen being left goes with it (one raised just before this navigation stays).
+  // An exam room starts clear, so nothing moves under the candidate's hands when a message goes.
+  const examRoom = /^#\/(writing|speaking)\//.test(hash);
+  for (const el of toastRegion.querySelectorAll('.toast:not(.error)')) {
+    if (examRoom || Date.now() - Number(el.dataset.shown) > 1500) el.remove();
+  }
   renderNav(hash);
   const view = h('div', { class: 'view' });
   mount(main, h('p', { class: 'muted' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Loading...'));
   const match = ROUTES.map(([pattern, screen]) => [hash.match(pattern), screen]).find(([m]) => m);
   try {
-    const result = match ? await match[1](view, match[0]) : h('p', {}, 'Page not found. ', h('a', { href: '#/' }, 'Go home'));
+    const result = match ? await match[1](view, match[0]) : [h('h1', {}, 'Page not found'), h('p', {}, 'There is no page at this address. ', h('a', { href: '#/' }, 'Go home'))];
     if (token !== routeToken) return;
     if (result !== undefined && result !== view) mount(view, result);
     mount(main, view);
     renderNav(hash);
     const heading = main.querySelector('h1');
     if (heading) document.title = `${heading.textContent} · IELTS GenAI Prep`;
-    main.focus({ preventScroll: true });
+    // After a navigation, focus moves to the new screen (screen readers announce it); not on the first load.
+    if (!firstRoute) main.focus({ preventScroll: true });
+    firstRoute = false;
     window.scrollTo(0, 0);
   } catch (error) {
     if (token !== routeToken) return;

@@ -1,5 +1,7 @@
 // The writing exam (two tasks, timers, word counts, autosave, submit, wait for the score) and its result.
 import { h, mount, safeSvg } from './dom.js';
+import { confirmDialog } from './dialog.js';
+import { formatClock, startPaperClock } from './paper_clock.js';
 
 const AUTOSAVE_MS = 1500;
 const POLL_MS = 1500;
@@ -22,44 +24,31 @@ export function countWords(text) {
   return text.split(/\s+/).filter((token) => /[\p{L}\p{N}]/u.test(token)).length;
 }
 
-function formatClock(seconds) {
-  const sign = seconds < 0 ? '-' : '';
-  const abs = Math.abs(Math.round(seconds));
-  return `${sign}${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, '0')}`;
-}
-
-/** Time used per task survives a reload (kept on the device, keyed by assessment). */
-function timeStore(assessmentId) {
-  const key = `ieltsprep.timers.${assessmentId}`;
-  let used = {};
-  try {
-    used = JSON.parse(localStorage.getItem(key) || '{}');
-  } catch {
-    used = {};
-  }
-  return {
-    get: (task) => used[task] || 0,
-    add(task, seconds) {
-      used[task] = (used[task] || 0) + seconds;
-      try {
-        localStorage.setItem(key, JSON.stringify(used));
-      } catch {
-        // Private mode: the timer still runs for this page.
-      }
-    },
-  };
+/** The Task 1 visual: the wide drawing, and the phone drawing (pairs stacked) shown instead on narrow screens. */
+function taskChart(chart) {
+  const wide = chart.svg ? safeSvg(chart.svg) : null;
+  const narrow = chart.svg_narrow ? safeSvg(chart.svg_narrow) : null;
+  if (!wide && !narrow) return null;
+  wide?.classList.add('chart-wide');
+  narrow?.classList.add('chart-narrow');
+  // Pies and maps come in pairs, compared side by side: a wide screen keeps the wide drawing for them.
+  const pairs = chart.type === 'pie' || chart.type === 'map';
+  return h('figure', { class: `task-chart${wide && narrow ? ' has-narrow' : ''}${pairs ? ' pairs' : ''}` }, wide, narrow);
 }
 
 export async function writingExam(view, id, app) {
   const { assessment } = await app.api.get(`/api/assessments/${id}`);
   if (assessment.status !== 'in_progress') return writingResult(view, assessment, app);
-  const times = timeStore(id);
   const panels = [];
   const tabs = [];
   const pending = new Map(); // task -> timer of a debounced save
   const saving = new Map(); // task -> promise of the save in flight
   let active = 0;
   let submitted = false;
+
+  const barCount = h('span', { class: 'count', id: 'paper-count', 'aria-live': 'off' });
+  const timer = h('span', { class: 'timer', role: 'timer', 'aria-label': 'Time left on the paper', 'data-testid': 'paper-clock' });
+  const timeNote = h('p', { class: 'time-note', role: 'status', hidden: true, 'data-testid': 'time-warning' });
 
   const save = async (task, textarea, status) => {
     pending.delete(task);
@@ -89,23 +78,21 @@ export async function writingExam(view, id, app) {
   assessment.tasks.forEach((task, index) => {
     const textareaId = `answer-${task.task}`;
     const answer = assessment.answers?.[String(task.task)]?.text || '';
-    const textarea = h('textarea', { id: textareaId, spellcheck: 'false', autocapitalize: 'sentences', 'aria-describedby': `count-${task.task}` }, answer);
+    const textarea = h('textarea', { id: textareaId, spellcheck: 'false', autocapitalize: 'sentences', 'aria-describedby': `count-${task.task} brief-${task.task}` }, answer);
     textarea.value = answer;
-    const count = h('span', { class: 'count', id: `count-${task.task}`, 'aria-live': 'polite' });
-    const status = h('span', { class: 'muted', 'data-save-status': task.task }, answer ? 'Saved' : '');
-    const timer = h('span', { class: 'timer', role: 'timer', 'aria-label': `Task ${task.task} time left` });
+    const count = h('span', { class: 'count', id: `count-${task.task}` });
+    const status = h('span', { class: 'muted', 'data-save-status': task.task, 'aria-live': 'polite' }, answer ? 'Saved' : '');
     const updateCount = () => {
       const words = countWords(textarea.value);
-      count.textContent = `${words} / ${task.min_words} words`;
-      count.className = `count ${words >= task.min_words ? 'met' : 'under'}`;
+      const text = `${words} / ${task.min_words} words`;
+      const kind = `count ${words >= task.min_words ? 'met' : 'under'}`;
+      count.textContent = text;
+      count.className = kind;
+      if (index === active) {
+        barCount.textContent = `Task ${task.task}: ${text}`;
+        barCount.className = kind;
+      }
     };
-    const updateTimer = () => {
-      const left = task.minutes * 60 - times.get(task.task);
-      timer.textContent = left >= 0 ? `${formatClock(left)} left` : `${formatClock(-left)} over time`;
-      timer.classList.toggle('low', left < 5 * 60);
-    };
-    updateCount();
-    updateTimer();
     textarea.addEventListener('input', () => {
       updateCount();
       status.textContent = 'Editing...';
@@ -114,23 +101,24 @@ export async function writingExam(view, id, app) {
       const run = () => save(task.task, textarea, status).catch(() => {});
       pending.set(task.task, { run, timer: setTimeout(run, AUTOSAVE_MS) });
     });
-    const chart = task.chart?.svg ? safeSvg(task.chart.svg) : null;
     const tab = h('button', {
       type: 'button', role: 'tab', id: `tab-${task.task}`, 'aria-controls': `panel-${task.task}`,
       'aria-selected': index === 0 ? 'true' : 'false', tabindex: index === 0 ? '0' : '-1',
     }, `Task ${task.task}`);
-    const panel = h('section', { role: 'tabpanel', id: `panel-${task.task}`, 'aria-labelledby': `tab-${task.task}`, hidden: index !== 0 },
-      h('p', { class: 'muted' }, `About ${task.minutes} minutes · at least ${task.min_words} words`),
-      h('div', { class: 'card' },
+    // Task and visual on the left, the answer on the right (stacked on a phone); each side scrolls on its own.
+    const panel = h('section', { role: 'tabpanel', id: `panel-${task.task}`, 'aria-labelledby': `tab-${task.task}`, hidden: index !== 0, class: 'paper-grid' },
+      h('div', { class: 'task-pane', tabindex: '0', 'aria-label': `Task ${task.task} question` },
+        h('p', { class: 'muted', id: `brief-${task.task}` }, `Task ${task.task}: suggested ${task.minutes} minutes · at least ${task.min_words} words`),
         h('p', { class: 'prompt' }, task.prompt),
         task.bullets?.length ? h('ul', {}, task.bullets.map((b) => h('li', {}, b))) : null,
-        chart ? h('figure', { class: 'task-chart', 'aria-label': task.chart.title || 'Chart' }, chart) : null),
-      h('label', { for: textareaId }, `Your answer to Task ${task.task}`),
-      textarea,
-      // Kept in view while typing: the clock and the word count matter most mid-answer.
-      h('div', { class: 'exam-bar writing-bar' }, count, timer, status));
-    panel.updateTimer = updateTimer;
+        task.chart ? taskChart(task.chart) : null),
+      h('div', { class: 'answer-pane' },
+        h('label', { for: textareaId }, `Your answer to Task ${task.task}`),
+        textarea,
+        h('div', { class: 'answer-foot' }, count, status)));
+    panel.updateCount = updateCount;
     panel.task = task.task;
+    panel.textarea = textarea;
     tabs.push(tab);
     panels.push(panel);
   });
@@ -142,6 +130,7 @@ export async function writingExam(view, id, app) {
       tab.tabIndex = i === index ? 0 : -1;
       panels[i].hidden = i !== index;
     });
+    panels[index].updateCount();
     if (focus) tabs[index].focus();
   };
   tabs.forEach((tab, i) => {
@@ -151,23 +140,19 @@ export async function writingExam(view, id, app) {
       if (event.key === 'ArrowLeft') select((i - 1 + tabs.length) % tabs.length, true);
     });
   });
-
-  // Each task's clock runs only while its tab is shown (candidates split their hour as they like).
-  const tick = setInterval(() => {
-    if (document.hidden || submitted) return;
-    times.add(panels[active].task, 1);
-    panels[active].updateTimer();
-  }, 1000);
+  panels.forEach((panel) => panel.updateCount());
+  select(0);
 
   const error = h('p', { class: 'error-text', role: 'alert', hidden: true });
-  const submit = h('button', { type: 'button' }, 'Submit both tasks for scoring');
-  submit.addEventListener('click', async () => {
-    const short = assessment.tasks.filter((t) => countWords(panels.find((p) => p.task === t.task).querySelector('textarea').value) < t.min_words);
-    if (short.length && !window.confirm(`Task ${short.map((t) => t.task).join(' and ')} is under the minimum length, which lowers the band. Submit anyway?`)) return;
+  const submit = h('button', { type: 'button' }, 'Submit paper');
+  let stopClock = () => {};
+
+  const handIn = async () => {
     submit.disabled = true;
     try {
       await flushSaves();
       submitted = true;
+      stopClock();
       await app.api.post(`/api/assessments/${id}/submit`, undefined, { idempotent: true });
       app.navigate(`#/result/${id}`);
     } catch (e) {
@@ -176,20 +161,60 @@ export async function writingExam(view, id, app) {
       error.textContent = app.errorText(e);
       error.hidden = false;
     }
+  };
+
+  submit.addEventListener('click', async () => {
+    const short = assessment.tasks.filter((t) => countWords(panels.find((p) => p.task === t.task).textarea.value) < t.min_words);
+    const ok = await confirmDialog({
+      title: 'Hand in your paper?',
+      body: [
+        short.length ? `Task ${short.map((t) => t.task).join(' and ')} is under the minimum length, which lowers the band.` : 'Both tasks are long enough.',
+        'Once handed in, your answers are marked and can no longer be changed.',
+      ],
+      confirm: 'Submit paper',
+      cancel: 'Keep writing',
+    });
+    if (ok) await handIn();
+  });
+
+  // One clock for the whole paper, from the server (it started when the paper did; it does not pause).
+  stopClock = startPaperClock({
+    secondsLeft: assessment.seconds_left ?? assessment.time_limit_seconds ?? 3600,
+    limit: assessment.time_limit_seconds ?? 3600,
+    onTick: (left) => {
+      timer.textContent = `${formatClock(left)} left`;
+      timer.classList.toggle('low', left <= (assessment.time_limit_seconds ?? 3600) / 12);
+    },
+    onWarning: (warning) => {
+      timeNote.textContent = warning.text;
+      timeNote.hidden = false;
+    },
+    onTimeUp: async () => {
+      if (submitted) return;
+      timeNote.textContent = 'Time is up. Your paper is being handed in with what you have written.';
+      timeNote.hidden = false;
+      for (const panel of panels) panel.textarea.readOnly = true;
+      await handIn();
+    },
   });
 
   app.onLeave(async () => {
-    clearInterval(tick);
+    stopClock();
     if (!submitted) await flushSaves().catch(() => {});
   });
 
+  view.classList.add('paper-room');
   mount(view,
     h('h1', {}, app.label(assessment.module)),
-    h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Writing tasks' }, tabs),
-    panels,
+    h('p', { class: 'muted' }, 'One clock for the whole paper: about 20 minutes for Task 1 and 40 for Task 2. Saved as you type; the clock runs on if you leave.'),
+    h('div', { class: 'paper-bar' },
+      h('div', { class: 'paper-head' },
+        h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Writing tasks' }, tabs),
+        h('div', { class: 'paper-status' }, timer, barCount),
+        timeNote),
+      h('div', { class: 'paper-actions' }, submit, h('a', { class: 'button secondary', href: '#/dashboard' }, 'Save and leave'))),
     error,
-    h('div', { class: 'actions' }, submit, h('a', { class: 'button secondary', href: '#/dashboard' }, 'Save and leave')),
-    h('p', { class: 'muted' }, 'Your answers are saved as you type. You can leave and come back.'));
+    panels);
   return view;
 }
 
@@ -262,20 +287,32 @@ export async function scoredOrNull(view, assessment, app, what) {
   return assessment;
 }
 
-export async function writingResult(view, scoring, app) {
+/** Who marked a result, in plain words. */
+export function markedBy(engine) {
+  return { local: 'Marked on this computer by the offline scorer', bedrock: 'Marked by Amazon Nova' }[engine] || 'Marked by AI';
+}
+
+/** A band, with its likely range when the scorer gives one: "6.5 (likely 6.0–7.0)". */
+export function bandText(band, range) {
+  const one = (b) => Number(b).toFixed(1);
+  return Array.isArray(range) && range.length === 2 && range[0] !== range[1] ? `${band} (likely ${one(range[0])}–${one(range[1])})` : String(band);
+}
+
+export async function writingResult(view, scoring, app, { sample = false } = {}) {
   const assessment = await scoredOrNull(view, scoring, app, 'writing');
   if (!assessment) return view;
   const result = assessment.result;
   mount(view,
-    h('h1', {}, `${app.label(assessment.module)}: your result`),
+    h('h1', {}, sample ? `Sample result: ${app.label(assessment.module)}` : `${app.label(assessment.module)}: your result`),
     h('section', { class: 'card' },
       h('p', { class: 'muted' }, 'Overall writing band'),
       h('p', { class: 'band', 'data-testid': 'overall-band' }, String(result.overall_band)),
-      h('p', { class: 'muted' }, `Scored by the ${result.engine} engine. Task 2 counts twice as much as Task 1.`)),
+      h('p', { class: 'muted' }, `${markedBy(result.engine)}. Task 2 counts twice as much as Task 1. A mock result is an estimate, not an official IELTS score.`)),
     result.tasks.map((task) => {
       const text = assessment.answers?.[String(task.task)]?.text || '';
       return h('section', { class: 'card', 'aria-labelledby': `result-task-${task.task}` },
-        h('h2', { id: `result-task-${task.task}` }, `Task ${task.task}: band ${task.band}`),
+        h('h2', { id: `result-task-${task.task}` }, `Task ${task.task}: band ${bandText(task.band, task.band_range)}`),
+        sample && assessment.tasks ? h('details', {}, h('summary', {}, 'The question'), h('p', { class: 'prompt' }, assessment.tasks.find((t) => t.task === task.task)?.prompt || '')) : null,
         h('p', { class: 'muted' }, `${task.word_count} words`),
         task.flags?.length ? h('p', {}, task.flags.map((f) => h('span', { class: 'badge failed' }, FLAGS[f] || f.replaceAll('_', ' '))).flatMap((b) => [b, ' '])) : null,
         criteriaTable(task.criteria, CRITERIA),
@@ -286,6 +323,6 @@ export async function writingResult(view, scoring, app) {
             h('li', {}, h('strong', {}, `${a.kind}: `), a.message, a.suggestion ? ` Try: "${a.suggestion}".` : '')))
           : h('p', { class: 'muted' }, 'No specific notes on this text.'));
     }),
-    h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/dashboard' }, 'Back to the dashboard')));
+    h('div', { class: 'actions' }, sample ? h('a', { class: 'button', href: '#/pricing' }, 'See prices') : h('a', { class: 'button', href: '#/dashboard' }, 'Back to the dashboard')));
   return view;
 }

@@ -382,6 +382,22 @@ export class PcmPlayer {
     this.leadSeconds = leadSeconds;
     this.nextTime = 0;
     this.sources = new Set();
+    // The examiner's voice passes through an analyser so a page can show it as a live level.
+    this.analyser = typeof context.createAnalyser === 'function' ? context.createAnalyser() : null;
+    if (this.analyser) {
+      this.analyser.fftSize = 512;
+      this.analyser.connect(context.destination);
+      this.samples = new Float32Array(this.analyser.fftSize);
+    }
+  }
+
+  /** The loudness of what is playing now (RMS, 0 to 1); 0 when nothing plays. */
+  level() {
+    if (!this.analyser || !this.playing) return 0;
+    this.analyser.getFloatTimeDomainData(this.samples);
+    let sum = 0;
+    for (const v of this.samples) sum += v * v;
+    return Math.sqrt(sum / this.samples.length);
   }
 
   /** Schedule one chunk right after the previous one (or shortly from now when the queue ran dry). */
@@ -391,7 +407,7 @@ export class PcmPlayer {
     buffer.getChannelData(0).set(int16ToFloat(int16));
     const source = this.context.createBufferSource();
     source.buffer = buffer;
-    source.connect(this.context.destination);
+    source.connect(this.analyser || this.context.destination);
     const startAt = Math.max(this.nextTime, this.context.currentTime + this.leadSeconds);
     source.start(startAt);
     this.nextTime = startAt + int16.length / this.sampleRate;
@@ -507,6 +523,14 @@ export class SpeakingSession {
       if (socket && socket.readyState === 1) socket.send(JSON.stringify(audioMessage(this.seq, frame)));
       this.seq += 1;
     }
+  }
+
+  /** Try again after the connection was given up ('lost'): a fresh round of reconnects, resuming the test. */
+  resume() {
+    if (this.socket) return;
+    this.finished = false;
+    this.reconnects = 0;
+    this.connect();
   }
 
   /** End the test early (what was said so far is scored). */

@@ -2,6 +2,7 @@
 // candidate's own words, plain figures beside bands 6 and 7, each answer's relevance, and the transcript with the
 // words the recogniser was unsure of highlighted. Pure helpers are exported for node --test.
 import { h } from './dom.js';
+import { markedBy } from './exam_writing.js';
 
 const CRITERIA = {
   fluency_coherence: 'Fluency and coherence',
@@ -64,7 +65,7 @@ export function speakingResultSections(result) {
       h('p', { class: 'band', 'data-testid': 'overall-band' }, summary.band),
       summary.note ? h('p', { class: 'notice', 'data-testid': 'evidence-note' }, summary.note) : null,
       h('p', { class: 'muted' },
-        `Parts taken: ${(evidence.parts_taken || []).join(', ') || 'none'} · ${Math.round(evidence.candidate_seconds || 0)} s of your speech, ${evidence.candidate_words || 0} words · scored by the ${result.engine} engine.`)),
+        `Parts taken: ${(evidence.parts_taken || []).join(', ') || 'none'} · ${Math.round(evidence.candidate_seconds || 0)} s of your speech, ${evidence.candidate_words || 0} words · ${markedBy(result.engine)}.`)),
     (result.work_on || []).length ? h('section', { class: 'card' }, h('h2', {}, 'Work on these first'),
       h('ol', { class: 'work-on', 'data-testid': 'work-on' }, result.work_on.map((item) =>
         h('li', {}, h('strong', {}, item.title), h('blockquote', {}, `“${item.quote}” (Part ${item.part})`), h('p', {}, item.advice))))) : null,
@@ -86,7 +87,7 @@ export function speakingResultSections(result) {
     h('section', { class: 'card' }, h('h2', {}, 'Transcript'),
       (result.transcript || []).some((t) => (t.unsure || []).length)
         ? h('p', { class: 'muted' }, 'Highlighted words are ones the speech recogniser was unsure of.') : null,
-      h('ol', { class: 'transcript', 'data-testid': 'result-transcript' }, (result.transcript || []).map((turn) =>
+      h('ol', { class: 'transcript', 'data-testid': 'result-transcript', tabindex: '0', 'aria-label': 'Transcript of your test' }, (result.transcript || []).map((turn) =>
         h('li', { class: turn.role }, h('span', { class: 'who' }, `${turn.role === 'examiner' ? 'Maya' : 'You'} · Part ${turn.part}`),
           transcriptPieces(turn.text, turn.unsure).map((piece) => (piece.unsure ? h('mark', { class: 'unsure' }, piece.text) : piece.text)))))),
   ];

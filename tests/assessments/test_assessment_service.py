@@ -39,7 +39,8 @@ def test_academic_tasks_carry_a_chart_with_data_and_svg(service: AssessmentServi
     assert set(item["tasks"][0]["chart"]) == {"type", "title", "data"}  # stored: the data only
     task1, task2 = public(item)["tasks"]
     assert (task1["task"], task1["min_words"], task1["minutes"], task1["kind"]) == (1, 150, 20, "academic_chart")
-    assert set(task1["chart"]) == {"type", "title", "data", "svg"} and task1["chart"]["svg"].startswith("<svg")
+    assert set(task1["chart"]) == {"type", "title", "data", "svg", "svg_narrow"}
+    assert task1["chart"]["svg_narrow"].startswith("<svg")
     assert (task2["task"], task2["min_words"], task2["minutes"], task2["kind"]) == (2, 250, 40, "essay")
 
 

@@ -130,3 +130,19 @@ def test_any_valid_numeric_chart_renders_well_formed_svg(
     root = ET.fromstring(render_svg(chart))
     desc = root.find(f"{SVG}desc")
     assert desc is not None and all(name in (desc.text or "") for name in series_names)
+
+
+@pytest.mark.parametrize("item", _charts(), ids=lambda item: item.id)
+def test_every_bank_chart_has_a_phone_drawing_that_fits_360_units_with_pairs_stacked(item: AcademicTask1Item) -> None:
+    from ieltsprep.assessments.charts import NARROW_WIDTH
+
+    root = ET.fromstring(render_svg(item.chart, id_prefix=item.id, width=NARROW_WIDTH))
+    assert root.get("viewBox", "").startswith(f"0 0 {NARROW_WIDTH} ")
+    for element in root.iter():
+        for attribute in ("x", "cx", "x1", "x2"):
+            if element.get(attribute) is not None:
+                assert -1 <= float(element.get(attribute, "0")) <= NARROW_WIDTH + 1, (element.tag, element.attrib)
+    if item.chart.type == "pie" and len(item.chart.series) > 1:
+        names = [t for t in root.iter(f"{SVG}text") if t.text in {s.name for s in item.chart.series}]
+        assert len({t.get("y") for t in names}) == len(item.chart.series), "each pie of the pair on its own row"
+    assert all(len(t.text or "") <= 48 for t in root.iter(f"{SVG}text") if t.get("font-size") == "15"), "title wraps"

@@ -60,6 +60,15 @@ def test_valid_apple_transaction_credits_four_and_reports_it_consumed(
     assert _credits(container, alice.id) == 4
 
 
+def test_a_test_store_purchase_is_recorded_as_one_and_exported_so(
+    container: Container, apple_store: LocalTestStore, alice: Buyer
+) -> None:
+    jws, _ = apple_store.apple_transaction(PRODUCT, app_account_token=alice.app_account_token)
+    assert container.purchases.verify(alice, _apple_body(jws))["ok"] is True
+    (claim,) = container.purchases.claims_of(alice.id)
+    assert claim["test_store"] is True, "signed by the local test store: no money was charged"
+
+
 def test_same_apple_transaction_again_credits_nothing_and_still_answers_ok(
     container: Container, apple_store: LocalTestStore, alice: Buyer
 ) -> None:

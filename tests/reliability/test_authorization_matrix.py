@@ -23,6 +23,7 @@ DRAFT = "VICTIM-PRIVATE-DRAFT the candidate's own words about education and soci
 PUBLIC = {
     ("GET", "/api/health"),
     ("GET", "/api/products"),
+    ("GET", "/api/sample-result"),  # a paper the project wrote, scored by the platform: no one's data
     ("POST", "/api/auth/register"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/purchases/verify"),  # answers 200 ok:false with status 401 without a session (cordova contract)
@@ -36,6 +37,7 @@ OWNED = {
     ("GET", "/api/assessments/{assessment_id}"),
     ("PUT", "/api/assessments/{assessment_id}/answers/{task}"),
     ("POST", "/api/assessments/{assessment_id}/submit"),
+    ("POST", "/api/assessments/{assessment_id}/abandon"),
 }
 # Operations on the caller's own account: a signed-in stranger only ever sees their own.
 SELF = {

@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright (no browser download), a fake microphone fed from a WAV
-made with espeak-ng, the live local platform, and phone-sized screenshots saved under test-artifacts/."""
+made with espeak-ng, the live local platform on a free port, laptop and phone viewports, and screenshots saved under
+test-artifacts/."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ieltsprep.container import Container
-
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
 
     from ieltsprep.edges.gateway.server import BackgroundServer
 
 CHROMIUM = "/usr/bin/chromium"
-PHONE: ViewportSize = {"width": 360, "height": 780}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 
 # What the candidate says in the speaking test, with pauses so the examiner's endpointing hears turns end.
 SPOKEN = [
@@ -77,22 +77,29 @@ def browser(microphone_wav: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def web(live_server: BackgroundServer, container: Container) -> BackgroundServer:
-    """The live platform, with its own origin allowed to open the WebSocket on the session cookie (as the site is)."""
-    container.settings = container.settings.model_copy(
-        update={"cors_origins": [*container.settings.cors_origins, live_server.base_url]}
-    )
+def web(live_server: BackgroundServer) -> BackgroundServer:
+    """The live platform on a free port (never 8000): the gateway allows its own origin, as ``ieltsprep serve`` does."""
+    assert not live_server.base_url.endswith(":8000")
     return live_server
 
 
+@pytest.fixture(params=[LAPTOP, PHONE], ids=["laptop", "phone"])
+def viewport(request: pytest.FixtureRequest) -> ViewportSize:
+    """Each browser journey runs on a laptop (1280x800) and on a phone (390x844)."""
+    size: ViewportSize = request.param
+    return size
+
+
 @pytest.fixture
-def page(browser: Browser, web: BackgroundServer) -> Iterator[Page]:
-    """A phone-sized page on the live platform that fails the test on any uncaught script error."""
-    context = browser.new_context(viewport=PHONE, base_url=web.base_url, permissions=["microphone"])
+def page(browser: Browser, web: BackgroundServer, viewport: ViewportSize) -> Iterator[Page]:
+    """A page on the live platform that fails the test on any uncaught script error or native dialog."""
+    # CSP allows only the site's own scripts; axe-core is injected by the tests, so the test context bypasses it.
+    context = browser.new_context(viewport=viewport, base_url=web.base_url, permissions=["microphone"], bypass_csp=True)
     opened = context.new_page()
+    opened.viewport_name = "phone" if viewport == PHONE else "laptop"  # type: ignore[attr-defined]
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.on("dialog", lambda dialog: dialog.accept())
+    opened.on("dialog", lambda dialog: (errors.append(f"native {dialog.type}: {dialog.message}"), dialog.dismiss()))
     yield opened
     context.close()
-    assert errors == [], f"uncaught errors in the page: {errors}"
+    assert errors == [], f"uncaught errors or native dialogs in the page: {errors}"

@@ -28,10 +28,11 @@ MAP_FILLS = {
 }
 FONT = "Helvetica, Arial, sans-serif"
 WIDTH = 680
+NARROW_WIDTH = 360  # a phone's drawing: panels of a pair stacked, titles wrapped, at the size it is shown
 
 
-def render_svg(chart: Chart, *, id_prefix: str = "chart") -> str:
-    """The chart as one ``<svg>`` document string."""
+def render_svg(chart: Chart, *, id_prefix: str = "chart", width: int = WIDTH) -> str:
+    """The chart as one ``<svg>`` document string, ``width`` user units wide (its viewBox scales it to any box)."""
     ident = re.sub(r"[^A-Za-z0-9_-]", "-", id_prefix)
     drawers = {
         "line": _line,
@@ -41,13 +42,17 @@ def render_svg(chart: Chart, *, id_prefix: str = "chart") -> str:
         "process": _process,
         "map": _map,
     }
-    body, height = drawers[chart.type](chart)
+    title: list[ET.Element] = []
+    title_lines = _wrapped(title, width / 2, 24, chart.title, int(width / 8.5), size=15, weight="bold")
+    drop = 18 * (title_lines - 1)  # a wrapped title pushes the drawing down
+    body, height = drawers[chart.type](chart, width)
+    height += drop
     svg = ET.Element(
         "svg",
         {
             "xmlns": "http://www.w3.org/2000/svg",
-            "viewBox": f"0 0 {WIDTH} {height}",
-            "width": str(WIDTH),
+            "viewBox": f"0 0 {width} {height}",
+            "width": str(width),
             "height": str(height),
             "role": "img",
             "aria-labelledby": f"{ident}-title {ident}-desc",
@@ -57,10 +62,12 @@ def render_svg(chart: Chart, *, id_prefix: str = "chart") -> str:
     ET.SubElement(svg, "title", {"id": f"{ident}-title"}).text = chart.title
     ET.SubElement(svg, "desc", {"id": f"{ident}-desc"}).text = describe(chart)
     _defs(svg)
-    ET.SubElement(svg, "rect", {"x": "0", "y": "0", "width": str(WIDTH), "height": str(height), "fill": "#ffffff"})
-    _text(svg, WIDTH / 2, 24, chart.title, size=15, weight="bold")
-    for element in body:
+    ET.SubElement(svg, "rect", {"x": "0", "y": "0", "width": str(width), "height": str(height), "fill": "#ffffff"})
+    for element in title:
         svg.append(element)
+    drawing = ET.SubElement(svg, "g", {"transform": f"translate(0 {drop})"}) if drop else svg
+    for element in body:
+        drawing.append(element)
     return ET.tostring(svg, encoding="unicode")
 
 
@@ -142,11 +149,13 @@ def _text(
     return element
 
 
-def _wrapped(parts: list[ET.Element], x: float, y: float, text: str, width_chars: int, *, size: int = 11) -> int:
+def _wrapped(
+    parts: list[ET.Element], x: float, y: float, text: str, width_chars: int, *, size: int = 11, weight: str = "normal"
+) -> int:
     """Centred multi-line text starting at ``y``; returns the number of lines."""
     lines = textwrap.wrap(text, width_chars) or [""]
     for n, line in enumerate(lines):
-        _text(parts, x, y + n * (size + 3), line, size=size)
+        _text(parts, x, y + n * (size + 3), line, size=size, weight=weight)
     return len(lines)
 
 
@@ -160,16 +169,16 @@ def _nice_scale(top: float, ticks: int = 5) -> tuple[float, float]:
     return step * math.ceil(top / step), step
 
 
-def _legend(parts: list[ET.Element], names: list[str], y: float, *, lines: bool) -> int:
+def _legend(parts: list[ET.Element], names: list[str], y: float, *, lines: bool, width: float = WIDTH) -> int:
     """A legend centred across the drawing, wrapped onto more rows when needed; returns the row count."""
     widths = [34 + 7 * len(name) for name in names]
     rows: list[list[int]] = [[]]
-    for index, width in enumerate(widths):
-        if sum(widths[i] for i in rows[-1]) + width > WIDTH - 40 and rows[-1]:
+    for index, item in enumerate(widths):
+        if sum(widths[i] for i in rows[-1]) + item > width - 40 and rows[-1]:
             rows.append([])
         rows[-1].append(index)
     for r, row in enumerate(rows):
-        x = (WIDTH - sum(widths[i] for i in row)) / 2
+        x = (width - sum(widths[i] for i in row)) / 2
         yy = y + r * 20
         for index in row:
             colour = PALETTE[index % len(PALETTE)]
@@ -234,9 +243,9 @@ def _axes(chart: Chart, parts: list[ET.Element], box: tuple[float, float, float,
 
 
 # --- one drawer per chart type: (elements, height) --------------------------------------------------------------
-def _line(chart: Chart) -> tuple[list[ET.Element], int]:
+def _line(chart: Chart, width: float) -> tuple[list[ET.Element], int]:
     parts: list[ET.Element] = []
-    box = (80.0, 50.0, WIDTH - 30.0, 330.0)
+    box = (80.0 if width >= 500 else 56.0, 50.0, width - 30.0 if width >= 500 else width - 14.0, 330.0)
     left, top, right, bottom = box
     axis_max = _axes(chart, parts, box)
     count = len(chart.categories)
@@ -262,13 +271,13 @@ def _line(chart: Chart) -> tuple[list[ET.Element], int]:
             dot = ET.Element("circle", {"cx": f"{x:.1f}", "cy": f"{y:.1f}", "r": "3.5", "fill": colour})
             ET.SubElement(dot, "title").text = f"{series.name}: {_fmt(value)} {chart.unit}".strip()
             parts.append(dot)
-    rows = _legend(parts, [s.name for s in chart.series], bottom + 66, lines=True)
+    rows = _legend(parts, [s.name for s in chart.series], bottom + 66, lines=True, width=width)
     return parts, int(bottom + 66 + 20 * rows + 10)
 
 
-def _bar(chart: Chart) -> tuple[list[ET.Element], int]:
+def _bar(chart: Chart, width: float) -> tuple[list[ET.Element], int]:
     parts: list[ET.Element] = []
-    box = (80.0, 50.0, WIDTH - 30.0, 330.0)
+    box = (80.0 if width >= 500 else 56.0, 50.0, width - 30.0 if width >= 500 else width - 14.0, 330.0)
     left, top, right, bottom = box
     axis_max = _axes(chart, parts, box)
     group = (right - left) / len(chart.categories)
@@ -291,18 +300,21 @@ def _bar(chart: Chart) -> tuple[list[ET.Element], int]:
             )
             ET.SubElement(rect, "title").text = f"{series.name}, {category}: {_fmt(value)} {chart.unit}".strip()
             parts.append(rect)
-    rows = _legend(parts, [s.name for s in chart.series], bottom + 66, lines=False)
+    rows = _legend(parts, [s.name for s in chart.series], bottom + 66, lines=False, width=width)
     return parts, int(bottom + 66 + 20 * rows + 10)
 
 
-def _pie(chart: Chart) -> tuple[list[ET.Element], int]:
+def _pie(chart: Chart, width: float) -> tuple[list[ET.Element], int]:
     parts: list[ET.Element] = []
     count = len(chart.series)
-    radius = min(110.0, (WIDTH - 40) / count / 2 - 30)
-    cy = 70 + radius
+    columns = count if width >= 500 else 1  # on a phone the pies of a pair stack
+    radius = min(110.0, (width - 40) / columns / 2 - 30)
+    step = 2 * radius + 40  # one stacked pie's height with its name
     for s, series in enumerate(chart.series):
-        cx = (WIDTH / count) * (s + 0.5)
-        _text(parts, cx, 56, series.name, size=13, weight="bold")
+        row, column = divmod(s, columns)
+        cx = (width / columns) * (column + 0.5)
+        cy = 70 + radius + row * step
+        _text(parts, cx, 56 + row * step, series.name, size=13, weight="bold")
         total = sum(series.values) or 1.0
         angle = -math.pi / 2
         for c, value in enumerate(series.values):
@@ -337,21 +349,23 @@ def _pie(chart: Chart) -> tuple[list[ET.Element], int]:
                 suffix = "%" if chart.unit == "%" else ""
                 _text(parts, lx, ly, f"{_fmt(value)}{suffix}", size=11, weight="bold", fill="#111111")
             angle += sweep
-    rows = _legend(parts, list(chart.categories), cy + radius + 36, lines=False)
+    bottom = 70 + 2 * radius + ((count - 1) // columns) * step
+    rows = _legend(parts, list(chart.categories), bottom + 36, lines=False, width=width)
     if chart.unit != "%":
-        _text(parts, WIDTH / 2, cy + radius + 18, f"Figures in {chart.unit}", size=11)
-    return parts, int(cy + radius + 36 + 20 * rows + 6)
+        _text(parts, width / 2, bottom + 18, f"Figures in {chart.unit}", size=11)
+    return parts, int(bottom + 36 + 20 * rows + 6)
 
 
-def _table(chart: Chart) -> tuple[list[ET.Element], int]:
+def _table(chart: Chart, width: float) -> tuple[list[ET.Element], int]:
     parts: list[ET.Element] = []
-    first = max(140, 8 * max(len(s.name) for s in chart.series) + 20)
-    column = min(140.0, (WIDTH - 40 - first) / len(chart.categories))
+    first = min(max(140, 8 * max(len(s.name) for s in chart.series) + 20), width * 0.4)
+    column = min(140.0, (width - 20 - first) / len(chart.categories))
+    drawing = width
     width = first + column * len(chart.categories)
-    left = (WIDTH - width) / 2
+    left = (drawing - width) / 2
     row_h = 30
     top = 60
-    _text(parts, WIDTH / 2, 44, f"Figures in {chart.unit}" if chart.unit != "%" else "Figures in per cent", size=12)
+    _text(parts, drawing / 2, 44, f"Figures in {chart.unit}" if chart.unit != "%" else "Figures in per cent", size=12)
     rows = [["", *chart.categories]] + [[s.name, *(_fmt(v) for v in s.values)] for s in chart.series]
     for r, row in enumerate(rows):
         y = top + r * row_h
@@ -392,12 +406,12 @@ def _table(chart: Chart) -> tuple[list[ET.Element], int]:
     return parts, top + row_h * len(rows) + 20
 
 
-def _process(chart: Chart) -> tuple[list[ET.Element], int]:
+def _process(chart: Chart, width: float) -> tuple[list[ET.Element], int]:
     parts: list[ET.Element] = []
-    per_row = 4
+    per_row = 4 if width >= 500 else 2
     box_w, box_h, gap_x, gap_y = 130.0, 78.0, 36.0, 50.0
     row_width = per_row * box_w + (per_row - 1) * gap_x
-    left = (WIDTH - row_width) / 2 + 10
+    left = (width - row_width) / 2 + 10
     top = 56.0
     centres: list[tuple[float, float]] = []
     for n, step in enumerate(chart.steps):
@@ -446,24 +460,30 @@ def _process(chart: Chart) -> tuple[list[ET.Element], int]:
                 {"d": d, "fill": "none", "stroke": "#333333", "stroke-dasharray": "6 4", "marker-end": "url(#arrow)"},
             )
         )
-        _text(parts, WIDTH / 2, below + 18, "The cycle repeats", size=11, fill="#555555")
+        _text(parts, width / 2, below + 18, "The cycle repeats", size=11, fill="#555555")
         bottom = below + 18
     return parts, int(bottom + 20)
 
 
-def _map(chart: Chart) -> tuple[list[ET.Element], int]:
+def _map(chart: Chart, width: float) -> tuple[list[ET.Element], int]:
     parts: list[ET.Element] = []
     count = len(chart.panels)
-    size = min(300.0, (WIDTH - 40 - 20 * (count - 1)) / count)
-    left = (WIDTH - (size * count + 20 * (count - 1))) / 2
+    columns = count if width >= 500 else 1  # on a phone the maps of a pair stack
+    size = min(300.0, (width - 40 - 20 * (columns - 1)) / columns)
+    left = (width - (size * columns + 20 * (columns - 1))) / 2
     top = 64.0
     for p, panel in enumerate(chart.panels):
-        x0 = left + p * (size + 20)
-        parts.extend(_map_panel(panel, x0, top, size))
+        row, column = divmod(p, columns)
+        x0 = left + column * (size + 20)
+        parts.extend(_map_panel(panel, x0, top + row * (size + 44), size))
+    top += ((count - 1) // columns) * (size + 44)
     kinds = list(dict.fromkeys(f.kind for panel in chart.panels for f in panel.features))
     legend_y = top + size + 30
     x = 20.0
     for kind in kinds:
+        label = kind.replace("_", " ")
+        if x > 20 and x + 30 + 7 * len(label) > width - 10:  # wrap the legend onto another line
+            x, legend_y = 20.0, legend_y + 20
         parts.append(
             ET.Element(
                 "rect",
@@ -477,7 +497,6 @@ def _map(chart: Chart) -> tuple[list[ET.Element], int]:
                 },
             )
         )
-        label = kind.replace("_", " ")
         _text(parts, x + 16, legend_y, label, size=11, anchor="start")
         x += 30 + 7 * len(label)
     return parts, int(legend_y + 16)

@@ -12,13 +12,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ieltsprep.adapters.storage.port import ConditionFailed, Item
-from ieltsprep.assessments.charts import render_svg
+from ieltsprep.assessments.charts import NARROW_WIDTH, WIDTH, render_svg
 from ieltsprep.assessments.models import (
     MAX_ANSWER_CHARS,
     SPEAKING_MODULES,
@@ -94,6 +95,15 @@ def public(item: Item, *, summary: bool = False) -> dict[str, Any]:
     return out
 
 
+def paper_clock(item: Item, time_scale: float = 1.0, now: float | None = None) -> dict[str, int]:
+    """The one clock of a writing paper in progress, as in the exam: the tasks' minutes together (60), running from
+    the start whatever the candidate does; ``seconds_left`` reaches 0 and stays there."""
+    limit = round(sum(int(task["minutes"]) for task in item.get("tasks") or ()) * 60 * time_scale)
+    started = datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")).timestamp()
+    elapsed = (time.time() if now is None else now) - started
+    return {"time_limit_seconds": limit, "seconds_left": max(0, round(limit - elapsed))}
+
+
 def chart_object(question: AcademicTask1Item) -> dict[str, Any]:
     """The stored ``chart`` of an Academic Task 1: its data (the SVG is drawn from it when read, see ``drawn``)."""
     chart = question.chart
@@ -107,14 +117,19 @@ def chart_model(stored: dict[str, Any]) -> Chart:
 
 def drawn(stored: dict[str, Any], question_id: str) -> dict[str, Any]:
     """The stored chart with its SVG drawing added."""
-    return {**stored, "svg": _svg(json.dumps(stored, sort_keys=True), question_id)}
+    stored_json = json.dumps(stored, sort_keys=True)
+    return {
+        **stored,
+        "svg": _svg(stored_json, question_id, WIDTH),
+        "svg_narrow": _svg(stored_json, f"{question_id}-narrow", NARROW_WIDTH),
+    }
 
 
-@lru_cache(maxsize=64)
-def _svg(stored_json: str, question_id: str) -> str:
+@lru_cache(maxsize=128)
+def _svg(stored_json: str, question_id: str, width: int) -> str:
     # Assessments store the data, not the drawing (items stay small, lists stay fast); the drawing of the same data is
     # always the same, so a warm process draws each question once.
-    return render_svg(chart_model(json.loads(stored_json)), id_prefix=f"chart-{question_id}")
+    return render_svg(chart_model(json.loads(stored_json)), id_prefix=f"chart-{question_id}", width=width)
 
 
 def task_object(task: int, question: BaseModel) -> dict[str, Any]:

@@ -136,11 +136,15 @@ class PurchaseService:
         apple: AppleVerifier | None,
         apple_api: AppleServerApi | None,
         google: GooglePlay | None,
+        test_store: bool = False,
     ) -> None:
         self.store = store
         self.apple = apple
         self.apple_api = apple_api
         self.google = google
+        # The local test store is on (local stage only): its signed transactions verify like real ones, so every
+        # claim is labelled as a test-store purchase (no money was charged), in the export and on the site.
+        self.test_store = test_store
 
     # --- the validator ---------------------------------------------------------------------------------------
     def verify(self, buyer: Buyer, body: object) -> dict[str, Any]:
@@ -316,6 +320,7 @@ class PurchaseService:
             "transaction_id": verified.transaction_id,
             "purchase_date": verified.purchase_date,
             "environment": verified.environment,
+            "test_store": self.test_store,
             "state": "credited",
             "created_at": now_iso(),
             **{k: v for k, v in verified.details.items() if v is not None},

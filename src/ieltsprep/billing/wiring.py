@@ -113,7 +113,7 @@ def purchases(container: Container) -> PurchaseService:
 
     return PurchaseService(
         container.store, apple=container.apple_verifier, apple_api=container.apple_server_api,
-        google=container.google_play,
+        google=container.google_play, test_store=container.local_test_store is not None,
     )  # fmt: skip
 
 

@@ -127,6 +127,29 @@ def test_a_websocket_without_a_valid_token_is_refused(live_server: BackgroundSer
     assert live_server.gateway.connections == {}
 
 
+def test_the_web_app_served_on_any_port_opens_the_websocket_with_its_cookie_from_its_own_origin(
+    live_server: BackgroundServer,
+) -> None:
+    """The gateway listens on a free port (never the configured 8000): its own origin is allowed, a stranger's not."""
+    token = session_token(live_server, "cookie@example.com")
+    own = live_server.base_url.replace("127.0.0.1", "localhost")
+    assert live_server.base_url not in ("http://127.0.0.1:8000", "http://localhost:8000")
+
+    async def open_from(session: aiohttp.ClientSession, origin: str) -> int:
+        headers = {"Origin": origin, "Cookie": f"ieltsprep_session={token}"}
+        try:
+            async with session.ws_connect(live_server.ws_url, headers=headers) as socket:
+                await socket.close()
+                return 101
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status
+
+    async def scenario(session: aiohttp.ClientSession) -> list[int]:
+        return [await open_from(session, origin) for origin in (live_server.base_url, own, "http://evil.example")]
+
+    assert run(scenario) == [101, 101, 403]
+
+
 def test_a_websocket_with_a_session_token_connects_and_is_recorded_until_it_closes(
     live_server: BackgroundServer,
 ) -> None:

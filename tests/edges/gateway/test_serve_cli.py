@@ -54,3 +54,12 @@ def test_a_wildcard_bind_address_is_reached_through_loopback() -> None:
     assert endpoints.management_endpoint == "http://127.0.0.1:8000"
     assert endpoints_for("127.0.0.1", 9).base_url == "http://127.0.0.1:9"
     assert endpoints_for("::1", 9).ws_url == "ws://[::1]:9/ws"
+
+
+def test_the_gateway_allows_its_own_origins_besides_the_configured_ones() -> None:
+    from ieltsprep.edges.gateway.server import own_origins
+
+    assert own_origins("127.0.0.1", 8123) == ("http://127.0.0.1:8123", "http://localhost:8123")
+    assert own_origins("0.0.0.0", 8123) == ("http://127.0.0.1:8123", "http://localhost:8123")
+    assert own_origins("192.168.1.20", 9000) == ("http://192.168.1.20:9000",)
+    assert own_origins("::1", 9) == ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9")

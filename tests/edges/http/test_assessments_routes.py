@@ -226,3 +226,17 @@ def test_an_empty_or_non_english_submission_is_scored_with_its_flags(api: Api, c
     task1, task2 = result["tasks"]
     assert "empty" in task1["flags"] and task1["band"] <= 1
     assert "non_english" in task2["flags"] and task2["band"] <= 1
+
+
+def test_a_writing_paper_has_one_sixty_minute_clock_that_runs_from_the_start(api: Api, container: Container) -> None:
+    from ieltsprep.assessments.service import paper_clock
+
+    _, token = signed_up(api, container, "clock@example.com", {"academic_writing": 1})
+    assessment = start(api, token)
+    assert assessment["time_limit_seconds"] == 3600
+    assert 3590 <= assessment["seconds_left"] <= 3600
+    stored = {"created_at": "2026-01-01T10:00:00.000Z", "tasks": assessment["tasks"]}
+    started = 1767261600  # 2026-01-01T10:00:00Z
+    assert paper_clock(stored, now=started + 25 * 60) == {"time_limit_seconds": 3600, "seconds_left": 35 * 60}
+    assert paper_clock(stored, now=started + 2 * 3600)["seconds_left"] == 0
+    assert paper_clock(stored, time_scale=0.05, now=started) == {"time_limit_seconds": 180, "seconds_left": 180}

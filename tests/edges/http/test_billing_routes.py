@@ -45,6 +45,7 @@ def test_products_lists_four_packs_of_four_credits_at_36_dollars(api: Api) -> No
         "com.ieltsgenaiprep.academic_speaking", "com.ieltsgenaiprep.general_speaking",
     }  # fmt: skip
     assert all(p["credits"] == 4 and p["price_usd"] == 36.0 and p["product_id"].endswith(p["module"]) for p in products)
+    assert reply.json["test_store"] is True, "the local test store is on in these tests: the site says so"
 
 
 def test_buying_through_the_test_store_credits_the_pack_and_an_assessment_uses_one(api: Api) -> None:

@@ -45,22 +45,46 @@ class Endpoints:
     base_url: str
     ws_url: str
     management_endpoint: str
+    origins: tuple[str, ...] = ()  # the browser origins this gateway's own pages have
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
+def own_origins(host: str, port: int) -> tuple[str, ...]:
+    """The origins a browser reports for pages this gateway serves: the address it listens on and, on loopback or a
+    wildcard address, both loopback names (``localhost`` and ``127.0.0.1`` are different origins to a browser)."""
+    if host in ("0.0.0.0", "::", "", *LOOPBACK_NAMES, "::1"):
+        names = [*LOOPBACK_NAMES, "[::1]"] if host in ("::", "::1") else list(LOOPBACK_NAMES)
+    else:
+        names = [f"[{host}]" if ":" in host else host]
+    return tuple(f"http://{name}:{port}" for name in names)
 
 
 def endpoints_for(host: str, port: int) -> Endpoints:
     """The URLs of a gateway bound to ``host:port`` (a wildcard address is reached through loopback)."""
+    bound = host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     elif ":" in host:
         host = f"[{host}]"  # an IPv6 literal in a URL
     base = f"http://{host}:{port}"
-    return Endpoints(base_url=base, ws_url=f"ws://{host}:{port}{WS_PATH}", management_endpoint=base)
+    return Endpoints(
+        base_url=base, ws_url=f"ws://{host}:{port}{WS_PATH}", management_endpoint=base, origins=own_origins(bound, port)
+    )
 
 
 def point_container_at(container: Container, endpoints: Endpoints) -> None:
-    """Tell the container where this gateway's WebSocket and ``@connections`` APIs are (before they are used)."""
+    """Tell the container where this gateway's WebSocket and ``@connections`` APIs are (before they are used), and
+    allow the gateway's own origin besides the configured ones: the web app it serves must reach its API and
+    WebSocket on whatever port it was started."""
+    configured = container.settings.cors_origins
     container.settings = container.settings.model_copy(
-        update={"ws_url": endpoints.ws_url, "ws_management_endpoint": endpoints.management_endpoint}
+        update={
+            "ws_url": endpoints.ws_url,
+            "ws_management_endpoint": endpoints.management_endpoint,
+            "cors_origins": [*configured, *(o for o in endpoints.origins if o not in configured)],
+        }
     )
     # A client built against an older endpoint would post to the wrong place.
     container.__dict__.pop("connections", None)

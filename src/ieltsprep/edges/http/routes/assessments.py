@@ -40,6 +40,7 @@ class ChartOut(ApiModel):
     title: str
     data: dict[str, Any] = Field(description="unit, period, axis labels, categories, series, steps or map panels")
     svg: str | None = None
+    svg_narrow: str | None = Field(None, description="the same chart drawn for a phone: pairs stacked, 360 wide")
 
 
 class TaskOut(ApiModel):
@@ -81,12 +82,25 @@ class AssessmentOut(ApiModel):
     parts: list[dict[str, Any]] | None = Field(None, description="speaking modules: the examiner's script")
     result: dict[str, Any] | None = Field(None, description="the writing or speaking result of docs/API.md")
     error: ErrorDetail | None = Field(None, description="why scoring failed (the credit was returned)")
+    time_limit_seconds: int | None = Field(None, description="writing in progress: the paper's one clock (60 min)")
+    seconds_left: int | None = Field(None, description="writing in progress: time left on the paper's clock")
 
 
 class AssessmentResponse(ApiModel):
     """One assessment."""
 
     assessment: AssessmentOut
+
+
+class SampleResponse(ApiModel):
+    """GET /api/sample-result: a paper the project wrote, scored by this platform (never a candidate's)."""
+
+    sample: Literal[True]
+    about: str
+    module: str
+    tasks: list[dict[str, Any]]
+    answers: dict[str, dict[str, str]]
+    result: dict[str, Any]
 
 
 class AssessmentListResponse(ApiModel):
@@ -118,9 +132,12 @@ def _documented(ok: dict[int, tuple[str, type[BaseModel]]], errors: dict[int, st
 def _public(item: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
     # Imported on first use: the service pulls the question bank, charts and domain models, which the cold start
     # of every other route (health first) does not need.
-    from ieltsprep.assessments.service import public
+    from ieltsprep.assessments.service import paper_clock, public
 
-    return public(item, summary=summary)
+    out = public(item, summary=summary)
+    if item.get("tasks") and item["status"] == "in_progress":
+        out.update(paper_clock(item, container_of(router).settings.writing_time_scale))
+    return out
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response[str]:
@@ -196,3 +213,38 @@ def submit_assessment(assessment_id: str) -> Response[str]:
     user = current_user(router)
     item, finished = container_of(router).assessments.submit(user.id, assessment_id)
     return _json(200 if finished else 202, {"assessment": _public(item)})
+
+
+@router.post(
+    "/api/assessments/<assessment_id>/abandon",
+    responses=_documented(
+        {200: ("Abandoned: failed with code abandoned, the credit returned", AssessmentResponse)},
+        {404: "assessment_not_found", 409: "not_speaking, not_in_progress or already_answered"},
+    ),
+)
+def abandon_assessment(assessment_id: str) -> Response[str]:
+    """Leave a speaking test before answering (it never connected, or the candidate changed their mind): its credit
+    comes back. Refused once the candidate has answered."""
+    from ieltsprep.speaking.abandon import abandon
+    from ieltsprep.speaking.sessions import SpeakingStore
+
+    user = current_user(router)
+    container = container_of(router)
+    item = abandon(container.assessments, SpeakingStore(container.store), user.id, assessment_id)
+    return _json(200, {"assessment": _public(item)})
+
+
+@router.get(
+    "/api/sample-result",
+    responses={
+        200: {
+            "description": "A sample paper and its real result, marked sample: true (public: no session needed)",
+            "content": {"application/json": {"model": SampleResponse}},
+        }
+    },
+)
+def sample_result() -> Response[str]:
+    """Public: a writing paper written by the project and scored by this platform's writing scorer (a sample)."""
+    from ieltsprep.assessments.sample import sample_result as scored_sample
+
+    return _json(200, scored_sample(container_of(router).writing_scorer))

@@ -46,8 +46,11 @@ def _ok(payload: dict[str, Any]) -> Response[str]:
 
 @router.get("/api/products", summary="Credit packs on sale", responses={200: {"description": "The four packs"}})
 def products() -> dict[str, Any]:
-    """The credit packs on sale."""
-    return {"products": [p.as_json() for p in PRODUCTS]}
+    """The credit packs on sale, and whether purchases here go to the local test store (no money is charged)."""
+    return {
+        "products": [p.as_json() for p in PRODUCTS],
+        "test_store": container_of(router).local_test_store is not None,
+    }
 
 
 @router.post(
