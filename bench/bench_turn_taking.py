@@ -105,13 +105,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, float]:
-    """The figures of one endpointer over the set."""
-    paused = [o for o in outcomes if o.clip.pause]
+    """The figures of one endpointer over the set (the drawn-out clips apart)."""
+    paused = [o for o in outcomes if o.clip.kind == "paused"]
+    drawn = [o for o in outcomes if o.clip.kind == "drawn-out"]
     finished = [o for o in outcomes if not o.clip.pause]
     replies = [o.reply_ms for o in finished if o.reply_ms is not None]
     with_compute = [o.reply_ms + o.compute_seconds * 1000 for o in finished if o.reply_ms is not None]
     return {
         "cut_paused": sum(o.cut_off for o in paused) / len(paused),
+        "cut_drawn": sum(o.cut_off for o in drawn) / max(1, len(drawn)),
         "cut_finished": sum(o.cut_off for o in finished) / len(finished),
         "never": sum(o.end_at is None for o in outcomes),
         "p50": statistics.median(replies) if replies else float("nan"),
@@ -123,7 +125,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, float]:
 def line(name: str, figures: dict[str, float]) -> str:
     """One row of the side-by-side table."""
     return (
-        f"{name:<34} false cut-offs {figures['cut_paused']:6.1%} of paused, {figures['cut_finished']:5.1%} of finished"
+        f"{name:<34} false cut-offs {figures['cut_paused']:6.1%} of paused ({figures['cut_drawn']:5.1%} drawn out), "
+        f"{figures['cut_finished']:5.1%} of finished"
         f" | reply p50 {figures['p50']:4.0f} ms, p95 {figures['p95']:5.0f} ms, p50 + compute {figures['p50_compute']:4.0f}"
         f" ms | never ended {figures['never']:.0f}"
     )
@@ -137,11 +140,12 @@ def main() -> None:
     print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
     clips = thinking_pause_set()
-    paused = [c for c in clips if c.pause]
+    paused = [c for c in clips if c.kind == "paused"]
     pauses = [(c.pause[1] - c.pause[0]) / RATE for c in paused if c.pause]
     print(
-        f"thinking-pause set: {len(clips)} answers ({len(paused)} paused {min(pauses):.1f}-{max(pauses):.1f} s, "
-        f"{len(clips) - len(paused)} finished), made in {time.perf_counter() - started:.1f} s"
+        f"thinking-pause set: {len(paused) * 2} answers ({len(paused)} paused {min(pauses):.1f}-{max(pauses):.1f} s, "
+        f"{len(clips) - 2 * len(paused)} finished), and the paused ones again with the cue word drawn out; "
+        f"made in {time.perf_counter() - started:.1f} s"
     )
     vad, judge = SileroVad(), CachedJudge(SmartTurn())
     policy = turn_policy(Settings())
@@ -156,17 +160,23 @@ def main() -> None:
     )
     by_cue: dict[str, list[bool]] = {}
     for outcome in model:
-        if outcome.clip.pause:
+        if outcome.clip.kind == "paused":
             by_cue.setdefault(outcome.clip.cue, []).append(outcome.cut_off)
     print("  model cut-offs by cue: " + ", ".join(f"{cue} {sum(v)}/{len(v)}" for cue, v in by_cue.items()))
     if args.sweep:
-        print("sweep (Part 1 ceiling): threshold, ceiling -> false cut-offs of paused, reply p50 / p95 (audio ms)")
+        print(
+            "sweep (Part 1 ceiling): threshold, ceiling -> false cut-offs of paused (drawn out), "
+            "reply p50 / p95 (audio ms)"
+        )
         for threshold in (0.1, 0.3, 0.5, 0.7, 0.9, 1.01):
             cells = []
             for ceiling in (1000, 1500, 2000, 2500, 3000, 3500):
                 swept: TurnPolicy = replace(policy, complete_threshold=threshold, ceiling_part1_ms=ceiling)
                 figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge) for c in clips])
-                cells.append(f"{ceiling}: {figures['cut_paused']:4.0%} {figures['p50']:4.0f}/{figures['p95']:4.0f}")
+                cells.append(
+                    f"{ceiling}: {figures['cut_paused']:4.0%} ({figures['cut_drawn']:4.0%}) "
+                    f"{figures['p50']:4.0f}/{figures['p95']:4.0f}"
+                )
             print(f"  p >= {threshold:<4}  " + " | ".join(cells))
 
 

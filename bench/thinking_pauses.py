@@ -1,7 +1,8 @@
 """The thinking-pause test set: IELTS-style answers spoken by espeak-ng, made at run time (never stored in the repo).
 
 Thirty answers, each in two forms: said straight through ("finished"), and with a thinking pause of 1.0-3.0 s after
-"because", "and", "I think" or "the" before the rest follows ("paused"). A turn-taking policy must answer the first
+"because", "and", "I think" or "the" before the rest follows ("paused"); a third form ("drawn-out") has the same
+pauses with the cue word spoken slowly, as hesitant speakers stretch it. A turn-taking policy must answer the first
 form quickly and must not start speaking during the pause of the second. Voices (en-gb, en-us, en-gb-scotland) and
 speeds (120-160 words a minute) vary across answers; pause lengths are spread evenly over 1.0-3.0 s. Every clip is
 trimmed to its voice and surrounded by digital silence, so the true end of the answer (and the pause) is known to the
@@ -70,12 +71,13 @@ class Clip:
     answer_end: int  # where the voice of the whole answer ends
     pause: tuple[int, int] | None  # (voice stops, voice resumes) for a paused answer; None when finished
     cue: str
+    kind: str  # "finished", "paused", or "drawn-out" (paused, the cue word drawn out)
 
 
-def speak(text: str, voice: str, words_per_minute: int) -> np.ndarray:
-    """``text`` spoken by espeak-ng as 16 kHz 16-bit samples, trimmed to its voice."""
+def speak(text: str, voice: str, words_per_minute: int, *, ssml: bool = False) -> np.ndarray:
+    """``text`` (SSML if ``ssml``) spoken by espeak-ng as 16 kHz 16-bit samples, trimmed to its voice."""
     wav = subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "--stdout", text],
+        ["espeak-ng", *(["-m"] if ssml else []), "-v", voice, "-s", str(words_per_minute), "--stdout", text],
         capture_output=True,
         check=True,
         timeout=60,
@@ -100,23 +102,37 @@ def _cue(before: str) -> str:
     return "I think" if before.endswith("I think") else before.split()[-1]
 
 
-def thinking_pause_set() -> list[Clip]:
-    """The 60 clips: each answer finished, then paused (in ``ANSWERS`` order)."""
+def _head(before: str) -> tuple[str, str]:
+    cue = _cue(before)
+    return before[: len(before) - len(cue)], cue
+
+
+def thinking_pause_set(*, drawn_out: bool = True) -> list[Clip]:
+    """Each answer finished, then paused (in ``ANSWERS`` order), then (``drawn_out``) paused with the cue word drawn
+    out, as a speaker stretches the word before a thinking pause ("becaaause..."): espeak-ng's SSML x-slow rate on
+    the cue word alone."""
     count = len(ANSWERS)
     clips: list[Clip] = []
+    lead = _silence(LEAD_SECONDS)
     for i, (before, after) in enumerate(ANSWERS):
         voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
         whole = speak(f"{before} {after}", voice, speed)
-        pcm = np.concatenate([_silence(LEAD_SECONDS), whole, _silence(TAIL_SECONDS)])
-        clips.append(Clip(f"finished-{i:02d}", pcm, int(LEAD_SECONDS * RATE) + whole.size, None, _cue(before)))
-    for i, (before, after) in enumerate(ANSWERS):
-        voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
-        pause_seconds = 1.0 + 2.0 * ((i * 7) % count) / (count - 1)  # 1.0 to 3.0 s, shuffled across cues
-        first, rest = speak(f"{before}...", voice, speed), speak(after, voice, speed)
-        stop = int(LEAD_SECONDS * RATE) + first.size
-        resume = stop + int(pause_seconds * RATE)
-        pcm = np.concatenate([_silence(LEAD_SECONDS), first, _silence(pause_seconds), rest, _silence(TAIL_SECONDS)])
-        clips.append(Clip(f"paused-{i:02d}", pcm, resume + rest.size, (stop, resume), _cue(before)))
+        pcm = np.concatenate([lead, whole, _silence(TAIL_SECONDS)])
+        clips.append(Clip(f"finished-{i:02d}", pcm, lead.size + whole.size, None, _cue(before), "finished"))
+    for kind in ("paused", "drawn-out") if drawn_out else ("paused",):
+        for i, (before, after) in enumerate(ANSWERS):
+            voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
+            pause_seconds = 1.0 + 2.0 * ((i * 7) % count) / (count - 1)  # 1.0 to 3.0 s, shuffled across cues
+            if kind == "paused":
+                first = speak(f"{before}...", voice, speed)
+            else:
+                head, cue = _head(before)
+                first = speak(f"<speak>{head}<prosody rate='x-slow'>{cue}</prosody></speak>", voice, speed, ssml=True)
+            rest = speak(after, voice, speed)
+            stop = lead.size + first.size
+            resume = stop + int(pause_seconds * RATE)
+            pcm = np.concatenate([lead, first, _silence(pause_seconds), rest, _silence(TAIL_SECONDS)])
+            clips.append(Clip(f"{kind}-{i:02d}", pcm, resume + rest.size, (stop, resume), _cue(before), kind))
     return clips
 
 
@@ -146,7 +162,7 @@ def main() -> None:
             check=True,
         )
         raw.unlink()
-    print(f"wrote {len(ANSWERS) * 2} clips to {target}")
+    print(f"wrote {len(ANSWERS) * 3} clips to {target}")
 
 
 if __name__ == "__main__":
