@@ -8,7 +8,8 @@ the machine's load, except the Smart Turn compute time, which is wall time and r
 - false cut-off: the endpointer ends the turn (Maya would start speaking) in the pause of a paused answer, or
   before the end of a finished one.
 - reply time: from the end of the voice of a finished answer to the end of the turn, p50 and p95, in audio time;
-  "+ compute" adds the wall time of the Smart Turn judgement that ended it (the platform waits for it).
+  "+ compute" adds what of the wall time of the Smart Turn judgement that ended it is not hidden in the wait
+  between the judgement's start (``judge_ms``) and the decision (``decision_ms``).
 ``--sweep`` also prints the model endpointer's figures over a grid of the completion threshold and the ceiling
 (the figures that chose the settings' defaults; judgements are cached, so the grid costs little more).
 """
@@ -67,16 +68,18 @@ class Outcome:
 
 def run_clip(clip: Clip, endpointer: Endpointer, judge: Callable[[np.ndarray], tuple[float, float]]) -> Outcome:
     """Feed ``clip`` in 20 ms chunks; the first end of a turn with speech in it."""
+    probability, seconds = 0.0, 0.0
     for start in range(0, clip.pcm.size, CHUNK):
         events = endpointer.feed(clip.pcm[start : start + CHUNK])
-        seconds = 0.0
         while True:
             for event in events:
                 if isinstance(event, SpeechEnded) and event.is_speech(endpointer.min_speech_ms):
                     return Outcome(clip, endpointer.samples_seen, seconds)
+            wanted = endpointer.take_judgement()
+            if wanted is not None:
+                probability, seconds = judge(wanted)
             if not endpointer.decision_due:
                 break
-            probability, seconds = judge(endpointer.judgement_audio())
             events = endpointer.decide(probability) + endpointer.feed(np.zeros(0, dtype=np.int16))
     return Outcome(clip, None, 0.0)
 
@@ -104,13 +107,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def summary(outcomes: list[Outcome]) -> dict[str, float]:
+def summary(outcomes: list[Outcome], hidden_ms: float = 0.0) -> dict[str, float]:
     """The figures of one endpointer over the set (the drawn-out clips apart)."""
     paused = [o for o in outcomes if o.clip.kind == "paused"]
     drawn = [o for o in outcomes if o.clip.kind == "drawn-out"]
     finished = [o for o in outcomes if not o.clip.pause]
     replies = [o.reply_ms for o in finished if o.reply_ms is not None]
-    with_compute = [o.reply_ms + o.compute_seconds * 1000 for o in finished if o.reply_ms is not None]
+    with_compute = [
+        o.reply_ms + max(0.0, o.compute_seconds * 1000 - hidden_ms) for o in finished if o.reply_ms is not None
+    ]
     return {
         "cut_paused": sum(o.cut_off for o in paused) / len(paused),
         "cut_drawn": sum(o.cut_off for o in drawn) / max(1, len(drawn)),
@@ -152,9 +157,9 @@ def main() -> None:
     energy = [run_clip(c, EnergyVad(VadConfig.for_sensitivity("MEDIUM")), judge) for c in clips]
     model = [run_clip(c, ModelEndpointer(vad.stream(), policy), judge) for c in clips]
     print(line("energy (500 ms hangover, MEDIUM)", summary(energy)))
-    print(line("Silero + Smart Turn (settings)", summary(model)))
+    print(line("Silero + Smart Turn (settings)", summary(model, policy.decision_ms - policy.judge_ms)))
     print(
-        f"  policy: decision after {policy.decision_ms} ms, finished at p >= {policy.complete_threshold}, ceiling "
+        f"  policy: judged at {policy.judge_ms} ms of silence, decided at {policy.decision_ms} ms, finished at p >= {policy.complete_threshold}, ceiling "
         f"{policy.ceiling_part1_ms} ms (Part 1); Smart Turn judgement p50 {statistics.median(judge.seconds) * 1000:.0f}"
         f" ms wall over {len(judge.seconds)} judgements"
     )

@@ -40,14 +40,17 @@ def run(
 ) -> list[tuple[int, VadEvent]]:
     """Feed ``audio`` in chunks, answering each judgement with ``judge``; (sample when decided, event) pairs."""
     out: list[tuple[int, VadEvent]] = []
+    verdict = 0.0
     for start in range(0, audio.size, chunk):
         events = endpointer.feed(audio[start : start + chunk])
         while True:
             out += [(endpointer.samples_seen, e) for e in events]
+            wanted = endpointer.take_judgement()
+            if wanted is not None:
+                verdict = judge(wanted)
             if not endpointer.decision_due:
                 break
-            events = endpointer.decide(judge(endpointer.judgement_audio()))
-            events += endpointer.feed(np.zeros(0, dtype=np.int16))
+            events = endpointer.decide(verdict) + endpointer.feed(np.zeros(0, dtype=np.int16))
     return out
 
 
@@ -219,3 +222,14 @@ def test_the_local_engine_ends_turns_on_the_judgement(vad: SileroVad, answer: np
     unfinished = ScriptedJudge(0.1)
     [whole] = turn_ends(np.concatenate([audio, silence(2.5)]), unfinished, vad)  # one turn, ended at the ceiling
     assert abs(whole.end_ms - last * 1000 // RATE) <= 150
+
+
+def test_the_judgement_is_asked_for_before_the_decision_needs_it(vad: SileroVad, answer: np.ndarray) -> None:
+    endpointer = ModelEndpointer(vad.stream(), POLICY)
+    endpointer.feed(np.concatenate([silence(0.5), answer, silence(0.2)]))
+    audio = endpointer.take_judgement()
+    assert audio is not None and not endpointer.decision_due  # asked at judge_ms, due at decision_ms
+    assert endpointer.take_judgement() is None  # once per pause
+    endpointer.feed(silence(0.2))
+    assert endpointer.decision_due
+    assert endpointer.decide(0.9) and not endpointer.in_speech

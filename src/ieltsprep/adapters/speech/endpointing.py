@@ -104,8 +104,9 @@ VadEvent = SpeechStarted | PauseStarted | SpeechEnded
 class Endpointer(Protocol):
     """What the local engine needs of an endpointer: this energy one, or ``turn_detection.ModelEndpointer``.
 
-    ``feed`` may stop at a point where the end of the turn needs a judgement (``decision_due``): the caller then
-    judges ``judgement_audio()`` and calls ``decide`` with the probability that the turn is finished, and feeds on.
+    ``take_judgement()`` may hand out audio whose end-of-turn judgement the caller should start, and ``feed`` may
+    stop where the turn's end needs it (``decision_due``): the caller then calls ``decide`` with the probability that
+    the turn is finished, and feeds on.
     """
 
     samples_seen: int
@@ -127,8 +128,8 @@ class Endpointer(Protocol):
         """Consume samples; return the events they complete."""
         ...
 
-    def judgement_audio(self) -> np.ndarray:
-        """The audio whose end-of-turn judgement is due."""
+    def take_judgement(self) -> np.ndarray | None:
+        """Audio to judge for the coming decision, once (None when nothing new is wanted)."""
         ...
 
     def decide(self, probability_complete: float) -> list[VadEvent]:
@@ -185,9 +186,9 @@ class EnergyVad:
         """Less voice than this in a turn is a click or a cough."""
         return self.config.min_speech_ms
 
-    def judgement_audio(self) -> np.ndarray:
-        """Never due: the hangover alone ends a turn."""
-        raise RuntimeError("the energy endpointer makes no end-of-turn judgements")
+    def take_judgement(self) -> np.ndarray | None:
+        """Never wanted: the hangover alone ends a turn."""
+        return None
 
     def decide(self, probability_complete: float) -> list[VadEvent]:
         """Never due: the hangover alone ends a turn."""

@@ -100,6 +100,7 @@ def turn_policy(settings: Settings) -> TurnPolicy:
     return TurnPolicy(
         speech_threshold=settings.turn_speech_threshold,
         decision_ms=settings.turn_decision_ms,
+        judge_ms=settings.turn_judge_ms,
         complete_threshold=settings.turn_complete_threshold,
         ceiling_part1_ms=settings.turn_ceiling_part1_ms,
         ceiling_part2_ms=settings.turn_ceiling_part2_ms,
@@ -232,6 +233,7 @@ class LocalSpeechSession:
         self._playing: deque[_Line] = deque()
         self._play_until = 0
         self._barged = False
+        self._judging: asyncio.Future[float] | None = None  # Smart Turn's verdict on the latest pause
         self._texts: dict[str, list[str]] = {}
         self._says: asyncio.Queue[str] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -338,10 +340,13 @@ class LocalSpeechSession:
         events = self._vad.feed(pcm)
         while True:
             self._on_vad(events)
-            if not self._vad.decision_due or self._smart_turn is None:
+            wanted = self._vad.take_judgement()
+            if wanted is not None and self._smart_turn is not None:
+                # Smart Turn takes tens of milliseconds: in a thread, started before the decision point needs it.
+                self._judging = asyncio.ensure_future(asyncio.to_thread(self._smart_turn.probability_complete, wanted))
+            if not self._vad.decision_due or self._judging is None:
                 break
-            # Smart Turn takes tens of milliseconds: off the event loop; audio sent meanwhile waits its turn.
-            probability = await asyncio.to_thread(self._smart_turn.probability_complete, self._vad.judgement_audio())
+            probability = await self._judging  # audio sent meanwhile waits its turn
             if self._closed:
                 return
             events = self._vad.decide(probability) + self._vad.feed(NO_AUDIO)
