@@ -8,7 +8,8 @@ audio sample time, so the local engine drives either one alike. Policy (``TurnPo
   the reply time was the same). Speech starts after ``onset_ms``.
 - At ``judge_ms`` of silence the turn so far (from ``context_ms`` before its start, at most its last 8 s) is put
   to Smart Turn; at ``decision_ms`` its verdict is applied. Finished (probability at least ``complete_threshold``):
-  the turn ends there. Asking early hides the judgement's 40-150 ms of compute in the wait, which would otherwise
+  the turn ends there (after a word or two, less than ``short_turn_ms`` of voice, only after
+  ``short_turn_silence_ms``, as the energy endpointer does: "Sorry," is a whole turn to Smart Turn). Asking early hides the judgement's 40-150 ms of compute in the wait, which would otherwise
   add to every reply; the model still hears 0.15-0.25 s of silence after the voice (Silero's tail included), as
   pipecat gives it. Unfinished: it waits
   for more voice, up to the ceiling of silence for the part of the test under way (``set_part``; the Part 2 long turn
@@ -49,6 +50,10 @@ class TurnPolicy:
     pre_roll_ms: int = 200
     context_ms: int = 300  # with the pre-roll, 0.5 s before the voice, as pipecat gives Smart Turn
     min_speech_ms: int = 200
+    # As in the energy endpointer: after less voice than this ("Sorry,", "Well...", "Hmm") a turn judged finished
+    # still needs this much silence; the controller waits for the words of so short a turn anyway.
+    short_turn_ms: int = 600
+    short_turn_silence_ms: int = 1000
 
     def ceiling_ms(self, part: int) -> int:
         """Silence that ends a turn judged unfinished, in ``part`` (the introduction counts as Part 1)."""
@@ -81,6 +86,7 @@ class ModelEndpointer:
         self._turn_start = 0
         self._pause_reported = False
         self._judged_unfinished = False
+        self._short_finished = False
         self._asked = False  # this pause's judgement has been asked for
         self._wanted: np.ndarray | None = None  # its audio, until the caller takes it
 
@@ -131,9 +137,12 @@ class ModelEndpointer:
             raise RuntimeError("no end-of-turn decision is due")
         self.decision_due = False
         self.judgements += 1
-        if probability_complete >= self.policy.complete_threshold:
+        if probability_complete < self.policy.complete_threshold:
+            self._judged_unfinished = True
+        elif self._voiced_windows * WINDOW_MS < self.policy.short_turn_ms:
+            self._short_finished = True  # a word or two: ends after the short-turn silence unless voice returns
+        else:
             return [self._end()]
-        self._judged_unfinished = True
         return []
 
     def _window(self, probability: float, samples: np.ndarray, events: list[VadEvent]) -> None:
@@ -150,12 +159,12 @@ class ModelEndpointer:
             self.last_voiced_end = self.samples_seen
             if self.in_speech:
                 self._voiced_windows += 1
-                self._pause_reported = self._judged_unfinished = self._asked = False
+                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = False
                 self._wanted = None
             elif self._voiced_run >= _windows(policy.onset_ms):
                 self.in_speech = True
                 self._voiced_windows = self._voiced_run
-                self._pause_reported = self._judged_unfinished = self._asked = False
+                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = False
                 self._wanted = None
                 pre_roll = RATE * policy.pre_roll_ms // 1000
                 self._turn_start = max(0, self._run_start - pre_roll)
@@ -169,8 +178,9 @@ class ModelEndpointer:
         if not self._pause_reported and silent_ms >= policy.pause_ms:
             self._pause_reported = True
             events.append(PauseStarted(self.last_voiced_end))
-        if self._judged_unfinished:
-            if silent_ms >= policy.ceiling_ms(self._part):
+        if self._judged_unfinished or self._short_finished:
+            wait = policy.short_turn_silence_ms if self._short_finished else policy.ceiling_ms(self._part)
+            if silent_ms >= wait:
                 events.append(self._end())
             return
         if self._voiced_windows * WINDOW_MS < policy.min_speech_ms:
@@ -187,7 +197,7 @@ class ModelEndpointer:
         self.in_speech = False
         ended = SpeechEnded(self.last_voiced_end, self._voiced_windows * WINDOW_MS)
         self._voiced_windows = 0
-        self._judged_unfinished = self._asked = False
+        self._judged_unfinished = self._short_finished = self._asked = False
         self._wanted = None
         return ended
 
