@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     turn_detector: Literal["model", "energy"] = Field("model", validation_alias=_env("IELTSPREP_TURN_DETECTOR"))
     turn_speech_threshold: float = Field(0.5, gt=0, lt=1, validation_alias=_env("IELTSPREP_TURN_SPEECH_THRESHOLD"))
     turn_decision_ms: int = Field(192, ge=32, validation_alias=_env("IELTSPREP_TURN_DECISION_MS"))
-    turn_judge_ms: int = Field(64, ge=32, validation_alias=_env("IELTSPREP_TURN_JUDGE_MS"))
+    turn_judge_ms: int = Field(192, ge=32, validation_alias=_env("IELTSPREP_TURN_JUDGE_MS"))
     turn_complete_threshold: float = Field(0.5, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_COMPLETE_THRESHOLD"))
     turn_ceiling_part1_ms: int = Field(2500, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART1_MS"))
     turn_ceiling_part2_ms: int = Field(4000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART2_MS"))

@@ -111,6 +111,10 @@ def test_a_whole_test_runs_through_the_worker_and_is_scored(
     assert session is not None and session.finished
     assert set(engine.prepared) >= {q for q in assessment["parts"][2]["questions"]}
     assert engine.sessions[0].closed
+    # Before each line the session is told the part its answer belongs to (the local engine's turn-taking uses it).
+    parts = engine.sessions[0].parts
+    assert len(parts) == len(engine.sessions[0].said)
+    assert parts == sorted(parts) and set(parts) == {1, 2, 3}
 
 
 def test_no_candidate_audio_reaches_disk_store_or_logs(

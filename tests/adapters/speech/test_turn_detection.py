@@ -22,7 +22,7 @@ from ieltsprep.adapters.speech.vad import SileroVad, speech_frames
 from ieltsprep.settings import Settings
 from ieltsprep.speaking.protocol import InputEvents, OutputTracker, SessionConfig, UserTurnEnded, Word
 
-POLICY = TurnPolicy(decision_ms=200, complete_threshold=0.5, ceiling_part1_ms=2000, ceiling_part2_ms=4000)
+POLICY = TurnPolicy(decision_ms=200, judge_ms=64, complete_threshold=0.5, ceiling_part1_ms=2000, ceiling_part2_ms=4000)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ audio sample time, so the local engine drives either one alike. Policy (``TurnPo
 - At ``judge_ms`` of silence the turn so far (from ``context_ms`` before its start, at most its last 8 s) is put
   to Smart Turn; at ``decision_ms`` its verdict is applied. Finished (probability at least ``complete_threshold``):
   the turn ends there (after a word or two, less than ``short_turn_ms`` of voice, only after
-  ``short_turn_silence_ms``, as the energy endpointer does: "Sorry," is a whole turn to Smart Turn). Asking early hides the judgement's 40-150 ms of compute in the wait, which would otherwise
-  add to every reply; the model still hears 0.15-0.25 s of silence after the voice (Silero's tail included), as
-  pipecat gives it. Unfinished: it waits
+  ``short_turn_silence_ms``, as the energy endpointer does: "Sorry," is a whole turn to Smart Turn). Unfinished: it
+  waits
   for more voice, up to the ceiling of silence for the part of the test under way (``set_part``; the Part 2 long turn
   waits longest), then ends. Voice in the pause simply continues the turn, and its next pause is judged afresh.
+  Asking earlier than the decision hides the judgement's 40-150 ms of compute in the wait, but the model then hears
+  less silence after the voice and calls fewer turns finished (figures in docs/ARCHITECTURE.md), so by default it is
+  asked at the decision point, hearing about 0.3 s of silence (Silero's tail included), as pipecat gives it.
 - The judgement is asked for, not made, here: ``take_judgement()`` hands out the audio to judge (the caller runs
   ``SmartTurn.probability_complete`` on it in a thread), ``feed`` stops at the decision point with ``decision_due``
   set, and the caller then calls ``decide`` with that verdict. Audio fed meanwhile waits, so the result is the same
@@ -40,7 +42,7 @@ class TurnPolicy:
 
     speech_threshold: float = 0.5
     decision_ms: int = 192  # six Silero windows: the 200 ms the issue aims at, to the window
-    judge_ms: int = 64  # the judgement is asked for this early, so it is ready at the decision point
+    judge_ms: int = 192  # when the judgement is asked for (earlier hides its compute, but see ARCHITECTURE.md)
     complete_threshold: float = 0.5
     ceiling_part1_ms: int = 2500
     ceiling_part2_ms: int = 4000
