@@ -1,8 +1,9 @@
 """Speaking turn latency over the whole platform: the local gateway, the WebSocket relay, the speaking worker, the
 controller and the local speech engine, driven by ``ieltsprep speak``'s client.
 
-Run: ``.venv/bin/python bench/bench_speaking_turns.py [--speed 1.0] [--time-scale 0.1]``. Prints figures; asserts
-nothing.
+Run: ``.venv/bin/python bench/bench_speaking_turns.py [--speed 1.0] [--time-scale 0.1] [--turn-detector both]``.
+Prints figures; asserts nothing. By default the test runs twice in one go, with the energy endpointer and with the
+model turn detection (Silero VAD + Smart Turn), so the two are compared under the same machine load.
 - turn latency: wall time from the end of each candidate answer (the last chunk of its voiced audio was sent) to the
   first examiner audio message the client receives, p50 and p95. Budget (DESIGN.md): p50 under 1.0 s. The client
   streams at ``--speed`` x real time (1.0 = live, as a candidate would); endpointing (silence after the answer)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -84,63 +86,82 @@ def transcription_rtf(container: Container, answers: list[bytes]) -> tuple[float
     return spent / audio_seconds, audio_seconds
 
 
-def main() -> None:
-    """Run one scripted speaking test and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speed", type=float, default=1.0, help="audio seconds streamed per wall second")
-    parser.add_argument("--time-scale", type=float, default=0.1, help="IELTSPREP_SPEAKING_TIME_SCALE for the test")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        settings = Settings(
-            stage="local", data_dir=work / "var", cookie_secure=False, speaking_time_scale=args.time_scale
-        )
-        container = Container(settings)
-        answers = [spoken(text, work, i) for i, text in enumerate(ANSWERS)]
-        load_started = time.perf_counter()
-        rtf, audio_seconds = transcription_rtf(container, answers)
-        print(f"models loaded and warmed in {time.perf_counter() - load_started:.1f} s")
-        print(f"transcription real-time factor: {rtf:.3f} over {audio_seconds:.1f} s of answers")
-        user = container.accounts.register("bench@example.com", PASSWORD, terms=True, age_16_plus=True)
-        ledger.grant(container.store, user.id, "academic_speaking", 4, source="operator", idempotency_key="bench")
-        token = container.accounts.login("bench@example.com", PASSWORD).token
-        with BackgroundServer(container) as server:
+def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work: Path) -> None:
+    """One scripted speaking test with the local engine's turn detection set to ``detector``; prints its figures."""
+    settings = Settings(
+        stage="local",
+        data_dir=work / f"var-{detector}",
+        cookie_secure=False,
+        speaking_time_scale=args.time_scale,
+        turn_detector=detector,
+    )
+    container = Container(settings)
+    load_started = time.perf_counter()
+    rtf, audio_seconds = transcription_rtf(container, answers)
+    print(f"[{detector}] models loaded and warmed in {time.perf_counter() - load_started:.1f} s")
+    print(f"[{detector}] transcription real-time factor: {rtf:.3f} over {audio_seconds:.1f} s of answers")
+    user = container.accounts.register("bench@example.com", PASSWORD, terms=True, age_16_plus=True)
+    ledger.grant(container.store, user.id, "academic_speaking", 4, source="operator", idempotency_key="bench")
+    token = container.accounts.login("bench@example.com", PASSWORD).token
+    with BackgroundServer(container) as server:
 
-            async def run_test():  # type: ignore[no-untyped-def]
-                assessment_id = await create_assessment(server.base_url, token, "academic_speaking")
-                client = SpeakingClient(server.base_url, token, answers, speed=args.speed, timeout=1800)
-                return await client.run(assessment_id)
+        async def run_test():  # type: ignore[no-untyped-def]
+            assessment_id = await create_assessment(server.base_url, token, "academic_speaking")
+            client = SpeakingClient(server.base_url, token, answers, speed=args.speed, timeout=1800)
+            return await client.run(assessment_id)
 
-            run = asyncio.run(run_test())
-            container.invoker.drain(120)
-        container.close()
+        run = asyncio.run(run_test())
+        container.invoker.drain(120)
+    container.close()
     latencies = [t.latency for t in run.timings if t.latency is not None]
     print(
-        f"session: completed={run.completed}, {run.answers_sent} answers, {len(run.examiner_lines)} examiner lines, "
-        f"{run.audio_seconds_sent:.0f} s of audio in {run.wall_seconds:.0f} s wall (speed {args.speed}), "
-        f"{run.interrupted} interruptions, errors {run.errors}"
+        f"[{detector}] session: completed={run.completed}, {run.answers_sent} answers, "
+        f"{len(run.examiner_lines)} examiner lines, {run.audio_seconds_sent:.0f} s of audio in {run.wall_seconds:.0f} s "
+        f"wall (speed {args.speed}), {run.interrupted} interruptions, errors {run.errors}"
     )
     if latencies:
         print(
-            f"end of answer -> first examiner audio: p50 {statistics.median(latencies):.3f} s, "
+            f"[{detector}] end of answer -> first examiner audio: p50 {statistics.median(latencies):.3f} s, "
             f"p95 {percentile(latencies, 95):.3f} s, max {max(latencies):.3f} s over {len(latencies)} turns "
             f"(budget p50 < 1.0 s)"
         )
-        answers = [t.latency for t in run.timings if t.latency is not None and t.phase != "talk"]
+        qa = [t.latency for t in run.timings if t.latency is not None and t.phase != "talk"]
         talks = [f"{t.latency:.3f} s" for t in run.timings if t.latency is not None and t.phase == "talk"]
-        if answers:
+        if qa:
             print(
-                f"question-and-answer turns only: p50 {statistics.median(answers):.3f} s, "
-                f"p95 {percentile(answers, 95):.3f} s, max {max(answers):.3f} s over {len(answers)} turns; "
+                f"[{detector}] question-and-answer turns only: p50 {statistics.median(qa):.3f} s, "
+                f"p95 {percentile(qa, 95):.3f} s, max {max(qa):.3f} s over {len(qa)} turns; "
                 f"Part 2 long turn: {', '.join(talks) or 'none'}"
             )
     result = (run.result or {}).get("result", {})
     evidence = result.get("evidence", {})
     print(
-        f"result: {(run.result or {}).get('status')} overall band {result.get('overall_band')} "
+        f"[{detector}] result: {(run.result or {}).get('status')} overall band {result.get('overall_band')} "
         f"(provisional {result.get('provisional_band')}; {evidence.get('candidate_seconds')} s of candidate speech "
         f"measured in the audio, parts {evidence.get('parts_taken')})"
     )
+
+
+def main() -> None:
+    """Run one scripted speaking test per turn detector, one after the other, and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=1.0, help="audio seconds streamed per wall second")
+    parser.add_argument("--time-scale", type=float, default=0.1, help="IELTSPREP_SPEAKING_TIME_SCALE for the test")
+    parser.add_argument(
+        "--turn-detector",
+        choices=("energy", "model", "both"),
+        default="both",
+        help="the local engine's turn detection (IELTSPREP_TURN_DETECTOR); both: energy, then model, in one run",
+    )
+    args = parser.parse_args()
+    print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    detectors = ("energy", "model") if args.turn_detector == "both" else (args.turn_detector,)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        answers = [spoken(text, work, i) for i, text in enumerate(ANSWERS)]
+        for detector in detectors:
+            run_test(detector, answers, args, work)
+    print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

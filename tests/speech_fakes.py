@@ -40,8 +40,12 @@ class FakeSpeechSession:
         self._pause = 0.0
         self._now = 0.0
         self.said: list[str] = []
+        self.parts: list[int] = []  # the part the worker said was under way before each line (port.PartAware)
         self.audio_bytes_in = 0
         self.closed = False
+
+    def set_part(self, part: int) -> None:
+        self.parts.append(part)
 
     async def send(self, event: Mapping[str, Any]) -> None:
         name = event_name(event)

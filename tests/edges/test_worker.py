@@ -120,6 +120,10 @@ def test_a_whole_test_runs_through_the_worker_and_is_scored(
     # Maya's lines are prepared sentence by sentence ("... harder to use? Why?" is two).
     assert set(engine.prepared) >= {s for q in assessment["parts"][2]["questions"] for s in sentences(q)}
     assert engine.sessions[0].closed
+    # Before each line the session is told the part its answer belongs to (the local engine's turn-taking uses it).
+    parts = engine.sessions[0].parts
+    assert len(parts) == len(engine.sessions[0].said)
+    assert parts == sorted(parts) and set(parts) == {1, 2, 3}
 
 
 def test_no_candidate_audio_reaches_disk_store_or_logs(

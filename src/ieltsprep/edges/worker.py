@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ieltsprep.adapters.speech.port import PartAware
 from ieltsprep.adapters.storage.port import Key, Table
 from ieltsprep.edges.connections import ConnectionGone
 from ieltsprep.errors import AppError
@@ -338,6 +339,8 @@ class SpeakingWorker:
                 await self._outbox.put(action.message)
             elif isinstance(action, Say):
                 assert self.speech is not None and self.build is not None
+                if isinstance(self.speech, PartAware) and self.controller is not None:
+                    self.speech.set_part(self.controller.part)
                 for event in self.build.say(action.text):
                     await self.speech.send(event)
             elif isinstance(action, StoreTurn):

@@ -30,7 +30,7 @@ def test_a_spoken_answer_starts_and_ends_one_turn_near_the_true_boundaries() -> 
     assert len(starts) == 1 and len(ends) == 1
     assert first - RATE * 0.3 <= starts[0].start <= first  # pre-roll keeps the first phoneme
     assert abs(ends[0].end - last) <= RATE * 0.15  # espeak fades out its last consonant
-    assert ends[0].is_speech(config)
+    assert ends[0].is_speech(config.min_speech_ms)
 
 
 def test_the_turn_ends_only_after_the_hangover_of_silence() -> None:
@@ -64,7 +64,7 @@ def test_a_click_is_not_an_answer() -> None:
     config = VadConfig()
     events = run(EnergyVad(config), np.concatenate([silence(0.5), click, silence(1.0)]))
     ends = [e for e in events if isinstance(e, SpeechEnded)]
-    assert all(not e.is_speech(config) for e in ends)
+    assert all(not e.is_speech(config.min_speech_ms) for e in ends)
 
 
 def test_steady_room_noise_is_learnt_as_the_floor_and_speech_over_it_is_still_found() -> None:

