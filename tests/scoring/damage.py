@@ -84,11 +84,19 @@ def flatten_and_shuffle(text: str, seed: int = 7) -> str:
 
 
 def replace_half(text: str, other: str) -> str:
-    """Keep the first half of the essay's paragraphs (by words) and fill the rest with another essay's text."""
-    words = text.split()
-    other_words = other.split()
-    half = len(words) // 2
-    return " ".join(words[:half]) + "\n\n" + " ".join(other_words[len(other_words) - (len(words) - half) :])
+    """Keep the essay's paragraphs up to about half its words; fill the rest with another essay's last paragraphs."""
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    total = len(text.split())
+    kept: list[str] = []
+    while paragraphs and sum(len(p.split()) for p in kept) < total / 2:
+        kept.append(paragraphs.pop(0))
+    wanted = total - sum(len(p.split()) for p in kept)
+    foreign: list[str] = []
+    for paragraph in reversed([p for p in other.split("\n") if p.strip()]):
+        if sum(len(p.split()) for p in foreign) >= wanted:
+            break
+        foreign.insert(0, paragraph)
+    return "\n\n".join(kept + foreign)
 
 
 def cut(text: str, words: int) -> str:

@@ -84,5 +84,7 @@ def test_damage_helpers_do_what_they_say() -> None:
     assert "\n" not in damage.flatten_and_shuffle(text)
     assert sorted(damage.flatten_and_shuffle(text).split()) == sorted(text.split())
     assert len(damage.cut(" ".join(["word"] * 300), 150).split()) == 150
+    mixed = damage.replace_half("A a a.\nB b b.\nC c c.\nD d d.", "W w w.\nX x x.\nY y y.\nZ z z.")
+    assert mixed == "A a a.\n\nB b b.\n\nY y y.\n\nZ z z."
     planted = damage.plant_grammar_errors("It is clear that people are happy and they have a car.", 3)
     assert planted != "It is clear that people are happy and they have a car."
