@@ -241,11 +241,24 @@ const rank = (names, key) => {
   return index < 0 ? Number.MAX_SAFE_INTEGER : index;
 };
 
+/** A criterion's feedback: what held the band down, the ranked points quoting the answer, what the next band needs. */
+export function criterionFeedback(value) {
+  if (!value.points?.length && !value.next_band) return [value.feedback];
+  return [
+    ...(value.limits || []).map((limit) => h('p', { class: 'limit' }, limit)),
+    value.points?.length
+      ? h('ol', { class: 'points' }, value.points.map((p) =>
+        h('li', {}, h('q', { class: 'quote' }, p.quote), ' ', p.advice)))
+      : null,
+    value.next_band ? h('p', { class: 'next-band' }, value.next_band) : null,
+  ];
+}
+
 function criteriaTable(criteria, names) {
   return h('table', { class: 'criteria' },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Band'), h('th', { scope: 'col' }, 'Criterion and feedback'))),
     h('tbody', {}, Object.entries(criteria).sort(([a], [b]) => rank(names, a) - rank(names, b)).map(([key, value]) =>
-      h('tr', {}, h('td', { class: 'num' }, String(value.band)), h('td', {}, h('strong', {}, names[key] || key), h('br'), value.feedback)))));
+      h('tr', {}, h('td', { class: 'num' }, String(value.band)), h('td', {}, h('strong', {}, names[key] || key), h('br'), ...criterionFeedback(value))))));
 }
 
 export { criteriaTable };
@@ -314,6 +327,9 @@ export async function writingResult(view, scoring, app, { sample = false } = {})
         h('h2', { id: `result-task-${task.task}` }, `Task ${task.task}: band ${bandText(task.band, task.band_range)}`),
         sample && assessment.tasks ? h('details', {}, h('summary', {}, 'The question'), h('p', { class: 'prompt' }, assessment.tasks.find((t) => t.task === task.task)?.prompt || '')) : null,
         h('p', { class: 'muted' }, `${task.word_count} words`),
+        Array.isArray(task.band_range)
+          ? h('p', { class: 'muted', 'data-testid': `band-range-${task.task}` }, `The likely range is where at least 8 in 10 human markers' bands fell when this scorer was checked on essays from another site; a single band from any marker carries that much uncertainty.`)
+          : null,
         task.flags?.length ? h('p', {}, task.flags.map((f) => h('span', { class: 'badge failed' }, FLAGS[f] || f.replaceAll('_', ' '))).flatMap((b) => [b, ' '])) : null,
         criteriaTable(task.criteria, CRITERIA),
         h('h3', {}, 'Your text, with notes'),

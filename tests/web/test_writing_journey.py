@@ -142,6 +142,10 @@ def test_a_visitor_sees_prices_and_a_sample_then_buys_writes_a_paper_against_the
     assert page.locator(".essay").first.inner_text().startswith("The two maps compare")
     assert page.locator(".essay").nth(1).inner_text().startswith("Many people believe")
     assert page.get_by_text("local engine").count() == 0
+    # Feedback that teaches: ranked points quoting the candidate's own sentences, the next band, the likely range.
+    assert page.locator("ol.points q.quote").count() >= 4
+    assert page.locator("p.next-band").first.inner_text().startswith("For band ")
+    assert "(likely " in page.get_by_role("heading", name="Task 2: band").inner_text()
     check_screen(page, "05-writing-result")
 
     page.goto("/#/dashboard")

@@ -84,6 +84,7 @@ class CriterionResult(_Model):
     feedback: str
     points: list[FeedbackPoint] = Field(default_factory=list)
     next_band: str = ""
+    limits: list[str] = Field(default_factory=list)  # the descriptor rules that held this band down
 
 
 class TaskResult(_Model):

@@ -46,6 +46,7 @@ def build_task_result(
             feedback=as_paragraph(points, next_band, reasons),
             points=points,
             next_band=next_band,
+            limits=list(ruled.reasons.get(key, [])),
         )
     notes = build_annotations(task, analysis, ruled) if annotate else []
     return TaskResult(
