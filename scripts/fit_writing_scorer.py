@@ -59,7 +59,7 @@ def main() -> int:
     first, second = writing_eval.prepare(first_rows), writing_eval.prepare(second_rows)
     directions = []
     for fit, data, name in ((first, second, "first -> second"), (second, first, "second -> first")):
-        predicted, _ = writing_eval.cross_source(fit, data)
+        predicted, _ = writing_eval.cross_source(fit, data, (1.0, 1.0))
         gold = [r.band for r in data.rows]
         figures = writing_eval.metrics(gold, predicted)
         print(f"{name}: {figures}")

