@@ -9,7 +9,7 @@ trimmed to its voice and surrounded by digital silence, so the true end of the a
 sample (sox converts espeak-ng's 22 kHz output to the microphone format). The fragment before a pause is spoken ending in "...", so espeak-ng holds the pitch level as a speaker does
 while searching for the next word.
 
-Run ``python bench/thinking_pauses.py DIR`` to write the clips as WAV files for listening; sox pads them.
+Run ``python bench/thinking_pauses.py DIR`` to write the clips as WAV files (through sox) for listening.
 """
 
 from __future__ import annotations
