@@ -118,7 +118,7 @@ def summary(outcomes: list[Outcome], hidden_ms: float = 0.0) -> dict[str, float]
     ]
     return {
         "cut_paused": sum(o.cut_off for o in paused) / len(paused),
-        "cut_drawn": sum(o.cut_off for o in drawn) / max(1, len(drawn)),
+        "cut_drawn": sum(o.cut_off for o in drawn) / len(drawn) if drawn else float("nan"),
         "cut_finished": sum(o.cut_off for o in finished) / len(finished),
         "never": sum(o.end_at is None for o in outcomes),
         "p50": statistics.median(replies) if replies else float("nan"),
@@ -141,16 +141,22 @@ def main() -> None:
     """Build the set, run both endpointers on it, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="also print the threshold x ceiling grid")
+    parser.add_argument(
+        "--piper", action="store_true", help="speak the set with the Piper voice instead of espeak-ng (a comparison)"
+    )
     args = parser.parse_args()
     print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
-    clips = thinking_pause_set()
+    clips = thinking_pause_set(piper=args.piper)
     paused = [c for c in clips if c.kind == "paused"]
+    finished = [c for c in clips if c.kind == "finished"]
+    drawn = len(clips) - len(paused) - len(finished)
     pauses = [(c.pause[1] - c.pause[0]) / RATE for c in paused if c.pause]
     print(
-        f"thinking-pause set: {len(paused) * 2} answers ({len(paused)} paused {min(pauses):.1f}-{max(pauses):.1f} s, "
-        f"{len(clips) - 2 * len(paused)} finished), and the paused ones again with the cue word drawn out; "
-        f"made in {time.perf_counter() - started:.1f} s"
+        f"thinking-pause set ({'Piper' if args.piper else 'espeak-ng'}): {len(paused) + len(finished)} answers "
+        f"({len(paused)} paused {min(pauses):.1f}-{max(pauses):.1f} s, {len(finished)} finished)"
+        + (f", and the {drawn} paused ones again with the cue word drawn out" if drawn else "")
+        + f"; made in {time.perf_counter() - started:.1f} s"
     )
     vad, judge = SileroVad(), CachedJudge(SmartTurn())
     policy = turn_policy(Settings())

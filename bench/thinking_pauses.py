@@ -9,7 +9,7 @@ trimmed to its voice and surrounded by digital silence, so the true end of the a
 sample (sox converts espeak-ng's 22 kHz output to the microphone format). The fragment before a pause is spoken ending in "...", so espeak-ng holds the pitch level as a speaker does
 while searching for the next word.
 
-Run ``python bench/thinking_pauses.py DIR`` to write the clips as WAV files for listening; sox pads them.
+Run ``python bench/thinking_pauses.py DIR`` to write the clips as WAV files (through sox) for listening.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 RATE = 16000
 LEAD_SECONDS = 0.5
@@ -107,28 +108,45 @@ def _head(before: str) -> tuple[str, str]:
     return before[: len(before) - len(cue)], cue
 
 
-def thinking_pause_set(*, drawn_out: bool = True) -> list[Clip]:
-    """Each answer finished, then paused (in ``ANSWERS`` order), then (``drawn_out``) paused with the cue word drawn
-    out, as a speaker stretches the word before a thinking pause ("becaaause..."): espeak-ng's SSML x-slow rate on
-    the cue word alone."""
+class PiperSpeaker:
+    """The same answers in the Piper voice the examiner uses (joe, en_US): a neural voice with more natural prosody
+    than espeak-ng, for comparison; it is not the set the issue asks for, and never the default."""
+
+    def __init__(self) -> None:
+        from ieltsprep.adapters.speech.tts import PiperSynthesizer
+
+        self._piper = PiperSynthesizer()
+
+    def __call__(self, text: str, voice: str, words_per_minute: int, *, ssml: bool = False) -> np.ndarray:
+        audio, rate = self._piper.synthesize(text.removesuffix("..."))
+        pcm = (np.clip(soxr.resample(audio, rate, RATE), -1.0, 1.0) * 32767.0).astype(np.int16)
+        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
+        return pcm[int(loud[0]) : int(loud[-1]) + 1]
+
+
+def thinking_pause_set(*, drawn_out: bool = True, piper: bool = False) -> list[Clip]:
+    """Each answer finished, then paused (in ``ANSWERS`` order), then (``drawn_out``, espeak-ng only) paused with the
+    cue word drawn out, as a speaker stretches the word before a thinking pause ("becaaause..."): espeak-ng's SSML
+    x-slow rate on the cue word alone. ``piper``: spoken by the Piper voice instead of espeak-ng (for comparison)."""
+    say = PiperSpeaker() if piper else speak
     count = len(ANSWERS)
     clips: list[Clip] = []
     lead = _silence(LEAD_SECONDS)
     for i, (before, after) in enumerate(ANSWERS):
         voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
-        whole = speak(f"{before} {after}", voice, speed)
+        whole = say(f"{before} {after}", voice, speed)
         pcm = np.concatenate([lead, whole, _silence(TAIL_SECONDS)])
         clips.append(Clip(f"finished-{i:02d}", pcm, lead.size + whole.size, None, _cue(before), "finished"))
-    for kind in ("paused", "drawn-out") if drawn_out else ("paused",):
+    for kind in ("paused", "drawn-out") if drawn_out and not piper else ("paused",):
         for i, (before, after) in enumerate(ANSWERS):
             voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
             pause_seconds = 1.0 + 2.0 * ((i * 7) % count) / (count - 1)  # 1.0 to 3.0 s, shuffled across cues
             if kind == "paused":
-                first = speak(f"{before}...", voice, speed)
+                first = say(f"{before}...", voice, speed)
             else:
                 head, cue = _head(before)
-                first = speak(f"<speak>{head}<prosody rate='x-slow'>{cue}</prosody></speak>", voice, speed, ssml=True)
-            rest = speak(after, voice, speed)
+                first = say(f"<speak>{head}<prosody rate='x-slow'>{cue}</prosody></speak>", voice, speed, ssml=True)
+            rest = say(after, voice, speed)
             stop = lead.size + first.size
             resume = stop + int(pause_seconds * RATE)
             pcm = np.concatenate([lead, first, _silence(pause_seconds), rest, _silence(TAIL_SECONDS)])

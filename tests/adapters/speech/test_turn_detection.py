@@ -178,6 +178,8 @@ class ScriptedJudge:
 
     def probability_complete(self, pcm: np.ndarray) -> float:
         self.calls += 1
+        if self.probability < 0:
+            raise RuntimeError("onnxruntime failed")
         return self.probability
 
 
@@ -233,3 +235,9 @@ def test_the_judgement_is_asked_for_before_the_decision_needs_it(vad: SileroVad,
     endpointer.feed(silence(0.2))
     assert endpointer.decision_due
     assert endpointer.decide(0.9) and not endpointer.in_speech
+
+
+def test_a_failed_judgement_ends_the_turn_instead_of_stalling(vad: SileroVad, answer: np.ndarray) -> None:
+    audio = np.concatenate([silence(0.5), answer, silence(0.6)])
+    [ended] = turn_ends(audio, ScriptedJudge(-1.0), vad)
+    assert abs(ended.end_ms - voiced_span(audio)[1] * 1000 // RATE) <= 150

@@ -346,7 +346,11 @@ class LocalSpeechSession:
                 self._judging = asyncio.ensure_future(asyncio.to_thread(self._smart_turn.probability_complete, wanted))
             if not self._vad.decision_due or self._judging is None:
                 break
-            probability = await self._judging  # audio sent meanwhile waits its turn
+            try:
+                probability = await self._judging  # audio sent meanwhile waits its turn
+            except Exception:  # a failed judgement must not stall the conversation: end the turn, as a hangover would
+                logger.exception("Smart Turn failed; the pause ends the turn")
+                probability = 1.0
             if self._closed:
                 return
             events = self._vad.decide(probability) + self._vad.feed(NO_AUDIO)
