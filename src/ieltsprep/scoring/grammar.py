@@ -110,9 +110,9 @@ def _subject_number(subj: Token) -> str | None:
     """'sg', 'pl', 'I', 'you' or None when the subject's number cannot be trusted."""
     w = words()
     low = _low(subj)
-    if any(c.dep_ == "conj" for c in subj.children) or subj.ent_type_:
-        return None
-    if any(
+    if any(c.dep_ == "conj" or (c.dep_ == "acl" and c.tag_ == "VBG") for c in subj.children) or subj.ent_type_:
+        return None  # 'A and B', 'people returning to crime is': the subject is more than this noun
+    if low != "people" and any(
         c.dep_ in {"nummod", "amod", "det"} and _low(c) in w["plural_quantifiers"] | w["number_words"].keys()
         for c in subj.children
     ):
@@ -134,7 +134,7 @@ def _subject_number(subj: Token) -> str | None:
         if not dets:
             return "bare"  # 'scientist assume': the noun more likely wants a plural than the verb an -s
         return None if set(dets) & {"some", "all", "most", "other"} else "sg"
-    if subj.tag_ == "NNS" and subj.lemma_.lower() != low and _known(low, "NOUN"):
+    if subj.tag_ == "NNS" and (subj.lemma_.lower() != low or low == "people") and _known(low, "NOUN"):
         first = subj.doc[subj.left_edge.i]
         if first.text.lower().endswith("ing") or (first.i and _low(subj.doc[first.i - 1]) == "of"):
             return None  # 'disregarding traditions is', 'a set of pipes is': the real subject is not this noun
@@ -249,6 +249,10 @@ def _doubtful_agreement(subj: Token, finite: Token, verb: Token, number: str | N
         and _low(next(c for c in verb.children if c.dep_.startswith("nsubj"))) != "who"
     ):
         return True  # 'situations which helps': 'which' and 'that' often stand for something further back
+    if verb.dep_ != "relcl" and any(
+        t.pos_ in {"NOUN", "PROPN", "PRON", "NUM"} for t in doc[subj.right_edge.i + 1 : finite.i]
+    ):
+        return True  # another noun stands between: the parser may have picked the wrong one
     before = doc[subj.left_edge.i - 1] if subj.left_edge.i else None
     if (
         verb.dep_ != "relcl"
