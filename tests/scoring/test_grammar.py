@@ -140,6 +140,7 @@ def test_single_errors(marked: str, kind: str, fix: str) -> None:
         "After that the figure plateaus at 10,000 and the tourism industry grows.",
         "Firms made every effort to win, and I will elaborate on my view below.",
         "Ireland did not have refuse figures in 1990.",
+        "e.g. the chart shows it, i.e. the trend.",
     ],
 )
 def test_correct_constructions_are_left_alone(text: str) -> None:

@@ -632,6 +632,39 @@ def _noun_number(doc: Doc) -> Iterator[GrammarError]:
             yield _error(noun, noun, "noun_number", f"After '{quantity}' the noun is plural: '{fix}'.", fix)
     yield from _one_of(doc)
     yield from _every_plural(doc)
+    yield from _people_in_general(doc)
+
+
+def _people_in_general(doc: Doc) -> Iterator[GrammarError]:
+    """'most of the student', 'a lot of teacher', 'other student' (bare): a person noun that must be plural."""
+    persons = words()["person_nouns"]
+    for noun in doc:
+        if noun.tag_ != "NN" or noun.lemma_.lower() not in persons or not _countable_singular(noun):
+            continue
+        if any(c.dep_ == "case" for c in noun.children):
+            continue  # "most of the country's resources": a possessive modifies another noun
+        dets = [_low(c) for c in noun.children if c.dep_ in {"det", "poss"}]
+        prev = doc[noun.left_edge.i - 1] if noun.left_edge.i else None
+        before = doc[noun.left_edge.i - 2] if noun.left_edge.i >= 2 else None
+        quantified = (
+            prev is not None
+            and _low(prev) == "of"
+            and before is not None
+            and _low(before) in {"lot", "lots", "many", "most", "some", "all", "few", "several", "both", "majority"}
+            and all(d in {"the", "my", "our", "their", "these", "those", "his", "her", "your"} for d in dets)
+        )
+        bare_other = (
+            not dets
+            and any(_low(c) in {"other", "different", "various"} and c.dep_ == "amod" for c in noun.children)
+            and (
+                prev is None
+                or _low(prev) not in {"the", "any", "no", "every", "each", "one", "an", "a", "some", "another"}
+            )
+        )
+        if quantified or bare_other:
+            fix = _plural(noun)
+            if fix and fix != _low(noun):
+                yield _error(noun, noun, "noun_number", f"'{noun.text}' should be plural here: '{fix}'.", fix)
 
 
 def _number(tok: Token) -> bool:
@@ -860,8 +893,8 @@ def _capitalisation(doc: Doc) -> Iterator[GrammarError]:
             continue
         if m.start(1) > 0 and not before:
             continue
-        word = re.match(r"[a-z][\w'’]*", text[m.start(1) :])
-        if word and word.group(0) in {"e.g", "i.e", "etc", "vs"}:
+        word = re.match(r"[a-z][\w.'’]*", text[m.start(1) :])
+        if word and word.group(0).rstrip(".") in abbreviations:
             continue
         yield GrammarError(
             m.start(1), m.end(1), "capitalisation", "A sentence starts with a capital letter.", m.group(1).upper()
