@@ -109,6 +109,7 @@ def test_good_writing_in_either_spelling_has_no_errors(text: str) -> None:
         ("She gave me [[an advice]] about it.", "article", "advice"),
         ("It is one of the best [[place]] to live.", "noun_number", "places"),
         ("Two [[student]] were absent.", "noun_number", "students"),
+        ("Most of the [[student]] passed.", "noun_number", "students"),
         ("The price rose [[dramatic]] in May.", "word_form", "dramatically"),
         ("We must consider the [[important]] of sleep.", "word_form", "importance"),
         ("On the other hand, it is cheap. [[In]] the other hand, it is slow.", "preposition", "On"),
@@ -141,6 +142,7 @@ def test_single_errors(marked: str, kind: str, fix: str) -> None:
         "Firms made every effort to win, and I will elaborate on my view below.",
         "Ireland did not have refuse figures in 1990.",
         "e.g. the chart shows it, i.e. the trend.",
+        "Most of the country's resources are used by other countries.",
     ],
 )
 def test_correct_constructions_are_left_alone(text: str) -> None:
