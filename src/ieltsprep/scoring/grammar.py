@@ -87,30 +87,23 @@ def _form(lemma: str, tag: str) -> str | None:
     return forms[0] if forms else None
 
 
-def _is_word(tok: Token) -> bool:
-    return tok.is_alpha or "'" in tok.text or "’" in tok.text
-
-
 def _low(tok: Token) -> str:
     return tok.text.lower().replace("’", "'")
 
 
-def _only_between(doc: Doc, left: int, right: int, ok: Callable[[Token], bool]) -> bool:
-    return all(ok(t) for t in doc[left + 1 : right])
-
-
-def _adverbish(tok: Token) -> bool:
-    return tok.tag_ in {"RB", "RBR", "RBS"} or tok.dep_ == "neg"
+def _adverb_or_subject(tok: Token) -> bool:
+    """What may stand between an auxiliary and its verb: 'did he really go', 'can not go'."""
+    return tok.tag_ in {"RB", "RBR", "RBS"} or tok.dep_ in {"neg", "nsubj", "nsubjpass"}
 
 
 # --- agreement ---------------------------------------------------------------------------------------------------
 
 
 def _subject_number(subj: Token) -> str | None:
-    """'sg', 'pl', 'I', 'you' or None when the subject's number cannot be trusted."""
+    """'sg', 'pl', 'I', 'you', 'bare' (a singular noun with no determiner) or None when it cannot be trusted."""
     w = words()
     low = _low(subj)
-    if any(c.dep_ == "conj" or (c.dep_ == "acl" and c.tag_ == "VBG") for c in subj.children) or subj.ent_type_:
+    if any(c.dep_ == "conj" or (c.dep_ == "acl" and c.tag_ == "VBG") for c in subj.children):
         return None  # 'A and B', 'people returning to crime is': the subject is more than this noun
     if low != "people" and any(
         c.dep_ in {"nummod", "amod", "det"} and _low(c) in w["plural_quantifiers"] | w["number_words"].keys()
@@ -146,8 +139,8 @@ def _known(word: str, upos: str) -> bool:
     return bool(getAllLemmas(word, upos=upos))
 
 
-def _clause_subject(verb: Token) -> tuple[Token, Token] | None:
-    """(the word that fixes the number, the word the reader sees as subject) for a finite clause."""
+def _clause_subject(verb: Token) -> Token | None:
+    """The word that fixes the number of the clause headed by ``verb``: its subject, or a relative's antecedent."""
     subj = next((c for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}), None)
     if subj is None:
         return None
@@ -157,8 +150,8 @@ def _clause_subject(verb: Token) -> tuple[Token, Token] | None:
             return None  # after a comma 'which' may stand for a whole clause, and the parser's guess is often wrong
         if antecedent.pos_ not in {"NOUN", "PRON"} or _low(antecedent) in {"one", "those", "all", "some", "many"}:
             return None
-        return antecedent, antecedent
-    return subj, subj
+        return antecedent
+    return subj
 
 
 def _subjunctive(verb: Token) -> bool:
@@ -189,10 +182,9 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
     for verb in doc:
         if verb.pos_ not in {"VERB", "AUX"} or verb.dep_ in {"aux", "auxpass"}:
             continue
-        found = _clause_subject(verb)
-        if found is None:
+        subj = _clause_subject(verb)
+        if subj is None:
             continue
-        subj, shown = found
         finite = _finite(verb)
         if finite is None or _subjunctive(verb) or not finite.is_alpha:
             continue
@@ -224,9 +216,8 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
         fix = _agreeing_form(finite, number)
         if fix is None or fix.lower() == _low(finite) or _doubtful_agreement(subj, finite, verb, number):
             continue
-        who = doc[shown.left_edge.i : shown.i + 1].text if shown.left_edge.i >= shown.i - 3 else shown.text
-        if shown is subj and shown.i > finite.i:
-            who = shown.text
+        short = subj.left_edge.i >= subj.i - 3 and subj.i < finite.i
+        who = doc[subj.left_edge.i : subj.i + 1].text if short else subj.text
         yield _error(
             finite,
             finite,
@@ -276,8 +267,7 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     lemma = lemmas[0] if len(lemmas) == 1 and lemma != "be" else lemma  # spaCy leaves 'plateaus' unlemmatised
     if lemma == "be":
         if low in {"was", "were"}:
-            want = "were" if number in {"pl", "you"} else "was"
-            return None if want == "were" and low == "was" and number == "you" else want
+            return "were" if number in {"pl", "you"} else "was"
         if low in {"is", "are", "am"}:
             return {"I": "am", "sg": "is", "pl": "are", "you": "are"}[number]
         return None
@@ -286,7 +276,7 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     if number == "sg" and finite.tag_ in {"VBP", "VB"}:
         return _form(lemma, "VBZ")
     if number in {"pl", "I", "you"} and finite.tag_ == "VBZ":
-        return lemma if lemma != "do" else "do"
+        return lemma
     return None
 
 
@@ -321,7 +311,7 @@ def _there_be(doc: Doc) -> Iterator[GrammarError]:
 # --- verb forms --------------------------------------------------------------------------------------------------
 
 
-def _disjoint_participle(lemma: str) -> tuple[set[str], set[str]]:
+def _past_and_participle(lemma: str) -> tuple[set[str], set[str]]:
     return set(getInflection(lemma, "VBD")), set(getInflection(lemma, "VBN"))
 
 
@@ -332,7 +322,7 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
         verb = aux.head
         if verb.i <= aux.i or not verb.is_alpha or verb.pos_ != "VERB":
             continue
-        if not _only_between(doc, aux.i, verb.i, lambda t: _adverbish(t) or t.dep_ in {"nsubj", "nsubjpass"}):
+        if not all(_adverb_or_subject(t) for t in doc[aux.i + 1 : verb.i]):
             continue
         lemma, low, alow = verb.lemma_.lower(), _low(verb), _low(aux)
         if aux.tag_ == "MD" and alow not in {"need", "dare", "ought"}:
@@ -348,7 +338,7 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
             if base and doc[aux.i - 1].lemma_.lower() not in {"be", "get", "look", "used"}:
                 yield _error(verb, verb, "verb_form", f"After 'to' use the base form '{base}'.", base)
         elif aux.lemma_ in {"have", "be"} and aux.dep_ in {"aux", "auxpass"}:
-            past, participle = _disjoint_participle(lemma)
+            past, participle = _past_and_participle(lemma)
             if not participle or low in participle or not (aux.lemma_ == "have" or aux.dep_ == "auxpass"):
                 continue
             base_form = (
