@@ -388,7 +388,7 @@ def _causative_to(doc: Doc) -> Iterator[GrammarError]:
         if to.tag_ != "TO" or not to.i:
             continue
         verb, obj = to.head, doc[to.i - 1]
-        if obj is None or verb.tag_ != "VB" or verb.i != to.i + 1:
+        if verb.tag_ != "VB" or verb.i != to.i + 1:
             continue
         causer = obj.head if obj.dep_ == "dobj" else verb.head if obj.dep_ == "nsubj" and obj.head == verb else None
         if causer is None or causer.lemma_.lower() not in {"make", "let"} or causer.i >= obj.i or causer.pos_ != "VERB":
@@ -411,8 +411,6 @@ def _overregular_past(doc: Doc) -> Iterator[GrammarError]:
             forms = getAllInflections(base, upos="VERB")
             past = set(forms.get("VBD", ()))
             if not past or low in past or low in set(forms.get("VBN", ())) or any(p.endswith("ed") for p in past):
-                continue
-            if base + "d" in past or (base.endswith("e") and base + "d" == low and low in past):
                 continue
             perfect = any(c.lemma_ == "have" and c.dep_ == "aux" for c in tok.children)
             options = sorted(forms.get("VBN" if perfect else "VBD", ()))
