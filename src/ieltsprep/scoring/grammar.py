@@ -120,8 +120,9 @@ def _subject_number(subj: Token) -> str | None:
         return "pl"
     if subj.pos_ != "NOUN" or low in w["number_neutral_nouns"] or subj.lemma_.lower() in w["number_neutral_nouns"]:
         return None
-    if any(c.dep_ == "prep" and _low(c) == "of" for c in subj.children):
-        return None  # "a list of names is", "one of the ... who": the head noun is often not what agrees
+    for of in (c for c in subj.children if c.dep_ == "prep" and _low(c) == "of"):
+        if any(o.tag_ in {"NNS", "NNPS"} or any(k.dep_ == "conj" for k in o.children) for o in of.children):
+            return None  # "a list of names is" is often read as agreeing with the names: not flagged either way
     if subj.tag_ == "NN" and not low.endswith("s") and _known(low, "NOUN"):
         dets = [_low(c) for c in subj.children if c.dep_ in {"det", "poss"}]
         if not dets:
