@@ -321,7 +321,7 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
         if aux.dep_ not in {"aux", "auxpass"}:
             continue
         verb = aux.head
-        if verb.i <= aux.i or not verb.is_alpha or verb.pos_ != "VERB":
+        if verb.i <= aux.i or not verb.is_alpha or verb.pos_ not in {"VERB", "AUX"}:
             continue
         if not all(_adverb_or_subject(t) for t in doc[aux.i + 1 : verb.i]):
             continue
@@ -338,7 +338,7 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
             base = _inflected(low, ("VBZ", "VBD", "VBN"))
             if base and doc[aux.i - 1].lemma_.lower() not in {"be", "get", "look", "used"}:
                 yield _error(verb, verb, "verb_form", f"After 'to' use the base form '{base}'.", base)
-        elif aux.lemma_ in {"have", "be"} and aux.dep_ in {"aux", "auxpass"}:
+        elif aux.lemma_ in {"have", "be"} and aux.dep_ in {"aux", "auxpass"} and verb.pos_ == "VERB":
             past, participle = _past_and_participle(lemma)
             if not participle or low in participle or not (aux.lemma_ == "have" or aux.dep_ == "auxpass"):
                 continue
@@ -355,24 +355,29 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
                 yield _error(verb, verb, "verb_form", f"After '{aux.text}' use the past participle '{right}'.", right)
     yield from _modal_to(doc)
     yield from _causative_to(doc)
+    yield from _to_past_with_object(doc)
     yield from _overregular_past(doc)
 
 
 def _inflected(word: str, tags: tuple[str, ...]) -> str | None:
     """The base form when ``word`` is one of a verb's ``tags`` forms and never its base form, else None."""
     lemmas = getAllLemmas(word, upos="VERB").get("VERB", ())
-    if len(lemmas) != 1:
-        return None
-    forms = getAllInflections(lemmas[0], upos="VERB")
-    if word in forms.get("VB", ()) or word in forms.get("VBP", ()):
-        return None
-    return lemmas[0] if any(word in forms.get(tag, ()) for tag in tags) else None
+    if any(word in getInflection(lemma, "VB") or word in getInflection(lemma, "VBP") for lemma in lemmas):
+        return None  # 'lay', 'found', 'fell' are base forms too
+    return next((lemma for lemma in lemmas if any(word in getInflection(lemma, tag) for tag in tags)), None)
+
+
+_AUX_BASE = {"is": "be", "are": "be", "was": "be", "were": "be", "am": "be", "has": "have", "had": "have"}
 
 
 def _modal_to(doc: Doc) -> Iterator[GrammarError]:
-    """'can to go', 'must to do': no 'to' after a modal."""
+    """'can to go', 'must to do': no 'to' after a modal; 'can is seen', 'will has': a modal takes 'be', 'have'."""
     for md, to, verb in zip(doc, doc[1:], doc[2:], strict=False):
         noun_like = md.i > 0 and doc[md.i - 1].tag_ in {"DT", "PRP$", "CC", "JJ", "IN"}  # 'and will to do good'
+        if md.tag_ == "MD" and _low(to) in _AUX_BASE and not noun_like and md.text != "May":
+            base = _AUX_BASE[_low(to)]
+            yield _error(to, to, "verb_form", f"After '{md.text}' use the base form '{base}'.", base)
+            continue
         if (
             md.tag_ == "MD"
             and _low(md) not in {"ought", "need", "dare"}
@@ -381,6 +386,16 @@ def _modal_to(doc: Doc) -> Iterator[GrammarError]:
             and not noun_like
         ):
             yield _error(md, to, "verb_form", f"No 'to' after '{md.text}': write '{md.text} {verb.text}'.", md.text)
+
+
+def _to_past_with_object(doc: Doc) -> Iterator[GrammarError]:
+    """'to developed their skills' where the parser took 'to' for a preposition: an object follows, so it is a verb."""
+    for to, verb, nxt in zip(doc, doc[1:], doc[2:], strict=False):
+        if _low(to) != "to" or to.dep_ == "aux" or not verb.is_alpha or nxt.pos_ not in {"DET", "PRON"}:
+            continue
+        base = _inflected(_low(verb), ("VBD", "VBN"))
+        if base and base not in {"be", "have"} and nxt.tag_ != "WDT" and _low(nxt) not in {"that", "which", "what"}:
+            yield _error(verb, verb, "verb_form", f"After 'to' use the base form '{base}'.", base)
 
 
 def _causative_to(doc: Doc) -> Iterator[GrammarError]:
