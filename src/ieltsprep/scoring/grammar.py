@@ -88,32 +88,25 @@ def _form(lemma: str, tag: str) -> str | None:
     return forms[0] if forms else None
 
 
-def _is_word(tok: Token) -> bool:
-    return tok.is_alpha or "'" in tok.text or "’" in tok.text
-
-
 def _low(tok: Token) -> str:
     return tok.text.lower().replace("’", "'")
 
 
-def _only_between(doc: Doc, left: int, right: int, ok: Callable[[Token], bool]) -> bool:
-    return all(ok(t) for t in doc[left + 1 : right])
-
-
-def _adverbish(tok: Token) -> bool:
-    return tok.tag_ in {"RB", "RBR", "RBS"} or tok.dep_ == "neg"
+def _adverb_or_subject(tok: Token) -> bool:
+    """What may stand between an auxiliary and its verb: 'did he really go', 'can not go'."""
+    return tok.tag_ in {"RB", "RBR", "RBS"} or tok.dep_ in {"neg", "nsubj", "nsubjpass"}
 
 
 # --- agreement ---------------------------------------------------------------------------------------------------
 
 
 def _subject_number(subj: Token) -> str | None:
-    """'sg', 'pl', 'I', 'you' or None when the subject's number cannot be trusted."""
+    """'sg', 'pl', 'I', 'you', 'bare' (a singular noun with no determiner) or None when it cannot be trusted."""
     w = words()
     low = _low(subj)
-    if any(c.dep_ == "conj" for c in subj.children) or subj.ent_type_:
-        return None
-    if any(
+    if any(c.dep_ == "conj" or (c.dep_ == "acl" and c.tag_ == "VBG") for c in subj.children):
+        return None  # 'A and B', 'people returning to crime is': the subject is more than this noun
+    if low != "people" and any(
         c.dep_ in {"nummod", "amod", "det"} and _low(c) in w["plural_quantifiers"] | w["number_words"].keys()
         for c in subj.children
     ):
@@ -128,14 +121,15 @@ def _subject_number(subj: Token) -> str | None:
         return "pl"
     if subj.pos_ != "NOUN" or low in w["number_neutral_nouns"] or subj.lemma_.lower() in w["number_neutral_nouns"]:
         return None
-    if any(c.dep_ == "prep" and _low(c) == "of" for c in subj.children):
-        return None  # "a list of names is", "one of the ... who": the head noun is often not what agrees
+    for of in (c for c in subj.children if c.dep_ == "prep" and _low(c) == "of"):
+        if any(o.tag_ in {"NNS", "NNPS"} or any(k.dep_ == "conj" for k in o.children) for o in of.children):
+            return None  # "a list of names is" is often read as agreeing with the names: not flagged either way
     if subj.tag_ == "NN" and not low.endswith("s") and _known(low, "NOUN"):
         dets = [_low(c) for c in subj.children if c.dep_ in {"det", "poss"}]
         if not dets:
             return "bare"  # 'scientist assume': the noun more likely wants a plural than the verb an -s
         return None if set(dets) & {"some", "all", "most", "other"} else "sg"
-    if subj.tag_ == "NNS" and subj.lemma_.lower() != low and _known(low, "NOUN"):
+    if subj.tag_ == "NNS" and (subj.lemma_.lower() != low or low == "people") and _known(low, "NOUN"):
         first = subj.doc[subj.left_edge.i]
         if first.text.lower().endswith("ing") or (first.i and _low(subj.doc[first.i - 1]) == "of"):
             return None  # 'disregarding traditions is', 'a set of pipes is': the real subject is not this noun
@@ -147,8 +141,8 @@ def _known(word: str, upos: str) -> bool:
     return bool(getAllLemmas(word, upos=upos))
 
 
-def _clause_subject(verb: Token) -> tuple[Token, Token] | None:
-    """(the word that fixes the number, the word the reader sees as subject) for a finite clause."""
+def _clause_subject(verb: Token) -> Token | None:
+    """The word that fixes the number of the clause headed by ``verb``: its subject, or a relative's antecedent."""
     subj = next((c for c in verb.children if c.dep_ in {"nsubj", "nsubjpass"}), None)
     if subj is None:
         return None
@@ -158,8 +152,8 @@ def _clause_subject(verb: Token) -> tuple[Token, Token] | None:
             return None  # after a comma 'which' may stand for a whole clause, and the parser's guess is often wrong
         if antecedent.pos_ not in {"NOUN", "PRON"} or _low(antecedent) in {"one", "those", "all", "some", "many"}:
             return None
-        return antecedent, antecedent
-    return subj, subj
+        return antecedent
+    return subj
 
 
 def _subjunctive(verb: Token) -> bool:
@@ -190,10 +184,9 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
     for verb in doc:
         if verb.pos_ not in {"VERB", "AUX"} or verb.dep_ in {"aux", "auxpass"}:
             continue
-        found = _clause_subject(verb)
-        if found is None:
+        subj = _clause_subject(verb)
+        if subj is None:
             continue
-        subj, shown = found
         finite = _finite(verb)
         if finite is None or _subjunctive(verb) or not finite.is_alpha:
             continue
@@ -225,9 +218,8 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
         fix = _agreeing_form(finite, number)
         if fix is None or fix.lower() == _low(finite) or _doubtful_agreement(subj, finite, verb, number):
             continue
-        who = doc[shown.left_edge.i : shown.i + 1].text if shown.left_edge.i >= shown.i - 3 else shown.text
-        if shown is subj and shown.i > finite.i:
-            who = shown.text
+        short = subj.left_edge.i >= subj.i - 3 and subj.i < finite.i
+        who = doc[subj.left_edge.i : subj.i + 1].text if short else subj.text
         yield _error(
             finite,
             finite,
@@ -250,6 +242,10 @@ def _doubtful_agreement(subj: Token, finite: Token, verb: Token, number: str | N
         and _low(next(c for c in verb.children if c.dep_.startswith("nsubj"))) != "who"
     ):
         return True  # 'situations which helps': 'which' and 'that' often stand for something further back
+    if verb.dep_ != "relcl" and any(
+        t.pos_ in {"NOUN", "PROPN", "PRON", "NUM"} for t in doc[subj.right_edge.i + 1 : finite.i]
+    ):
+        return True  # another noun stands between: the parser may have picked the wrong one
     before = doc[subj.left_edge.i - 1] if subj.left_edge.i else None
     if (
         verb.dep_ != "relcl"
@@ -273,8 +269,7 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     lemma = lemmas[0] if len(lemmas) == 1 and lemma != "be" else lemma  # spaCy leaves 'plateaus' unlemmatised
     if lemma == "be":
         if low in {"was", "were"}:
-            want = "were" if number in {"pl", "you"} else "was"
-            return None if want == "were" and low == "was" and number == "you" else want
+            return "were" if number in {"pl", "you"} else "was"
         if low in {"is", "are", "am"}:
             return {"I": "am", "sg": "is", "pl": "are", "you": "are"}[number]
         return None
@@ -283,7 +278,7 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     if number == "sg" and finite.tag_ in {"VBP", "VB"}:
         return _form(lemma, "VBZ")
     if number in {"pl", "I", "you"} and finite.tag_ == "VBZ":
-        return lemma if lemma != "do" else "do"
+        return lemma
     return None
 
 
@@ -318,7 +313,7 @@ def _there_be(doc: Doc) -> Iterator[GrammarError]:
 # --- verb forms --------------------------------------------------------------------------------------------------
 
 
-def _disjoint_participle(lemma: str) -> tuple[set[str], set[str]]:
+def _past_and_participle(lemma: str) -> tuple[set[str], set[str]]:
     return set(getInflection(lemma, "VBD")), set(getInflection(lemma, "VBN"))
 
 
@@ -327,9 +322,9 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
         if aux.dep_ not in {"aux", "auxpass"}:
             continue
         verb = aux.head
-        if verb.i <= aux.i or not verb.is_alpha or verb.pos_ != "VERB":
+        if verb.i <= aux.i or not verb.is_alpha or verb.pos_ not in {"VERB", "AUX"}:
             continue
-        if not _only_between(doc, aux.i, verb.i, lambda t: _adverbish(t) or t.dep_ in {"nsubj", "nsubjpass"}):
+        if not all(_adverb_or_subject(t) for t in doc[aux.i + 1 : verb.i]):
             continue
         lemma, low, alow = verb.lemma_.lower(), _low(verb), _low(aux)
         if aux.tag_ == "MD" and alow not in {"need", "dare", "ought"}:
@@ -344,8 +339,8 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
             base = _inflected(low, ("VBZ", "VBD", "VBN"))
             if base and doc[aux.i - 1].lemma_.lower() not in {"be", "get", "look", "used"}:
                 yield _error(verb, verb, "verb_form", f"After 'to' use the base form '{base}'.", base)
-        elif aux.lemma_ in {"have", "be"} and aux.dep_ in {"aux", "auxpass"}:
-            past, participle = _disjoint_participle(lemma)
+        elif aux.lemma_ in {"have", "be"} and aux.dep_ in {"aux", "auxpass"} and verb.pos_ == "VERB":
+            past, participle = _past_and_participle(lemma)
             if not participle or low in participle or not (aux.lemma_ == "have" or aux.dep_ == "auxpass"):
                 continue
             base_form = (
@@ -361,24 +356,29 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
                 yield _error(verb, verb, "verb_form", f"After '{aux.text}' use the past participle '{right}'.", right)
     yield from _modal_to(doc)
     yield from _causative_to(doc)
+    yield from _to_past_with_object(doc)
     yield from _overregular_past(doc)
 
 
 def _inflected(word: str, tags: tuple[str, ...]) -> str | None:
     """The base form when ``word`` is one of a verb's ``tags`` forms and never its base form, else None."""
     lemmas = getAllLemmas(word, upos="VERB").get("VERB", ())
-    if len(lemmas) != 1:
-        return None
-    forms = getAllInflections(lemmas[0], upos="VERB")
-    if word in forms.get("VB", ()) or word in forms.get("VBP", ()):
-        return None
-    return lemmas[0] if any(word in forms.get(tag, ()) for tag in tags) else None
+    if any(word in getInflection(lemma, "VB") or word in getInflection(lemma, "VBP") for lemma in lemmas):
+        return None  # 'lay', 'found', 'fell' are base forms too
+    return next((lemma for lemma in lemmas if any(word in getInflection(lemma, tag) for tag in tags)), None)
+
+
+_AUX_BASE = {"is": "be", "are": "be", "was": "be", "were": "be", "am": "be", "has": "have", "had": "have"}
 
 
 def _modal_to(doc: Doc) -> Iterator[GrammarError]:
-    """'can to go', 'must to do': no 'to' after a modal."""
+    """'can to go', 'must to do': no 'to' after a modal; 'can is seen', 'will has': a modal takes 'be', 'have'."""
     for md, to, verb in zip(doc, doc[1:], doc[2:], strict=False):
         noun_like = md.i > 0 and doc[md.i - 1].tag_ in {"DT", "PRP$", "CC", "JJ", "IN"}  # 'and will to do good'
+        if md.tag_ == "MD" and _low(to) in _AUX_BASE and not noun_like and md.text != "May":
+            base = _AUX_BASE[_low(to)]
+            yield _error(to, to, "verb_form", f"After '{md.text}' use the base form '{base}'.", base)
+            continue
         if (
             md.tag_ == "MD"
             and _low(md) not in {"ought", "need", "dare"}
@@ -389,13 +389,23 @@ def _modal_to(doc: Doc) -> Iterator[GrammarError]:
             yield _error(md, to, "verb_form", f"No 'to' after '{md.text}': write '{md.text} {verb.text}'.", md.text)
 
 
+def _to_past_with_object(doc: Doc) -> Iterator[GrammarError]:
+    """'to developed their skills' where the parser took 'to' for a preposition: an object follows, so it is a verb."""
+    for to, verb, nxt in zip(doc, doc[1:], doc[2:], strict=False):
+        if _low(to) != "to" or to.dep_ == "aux" or not verb.is_alpha or nxt.pos_ not in {"DET", "PRON"}:
+            continue
+        base = _inflected(_low(verb), ("VBD", "VBN"))
+        if base and base not in {"be", "have"} and nxt.tag_ != "WDT" and _low(nxt) not in {"that", "which", "what"}:
+            yield _error(verb, verb, "verb_form", f"After 'to' use the base form '{base}'.", base)
+
+
 def _causative_to(doc: Doc) -> Iterator[GrammarError]:
     """'made me to buy', 'let them to go': no 'to' after make or let and their object."""
     for to in doc:
         if to.tag_ != "TO" or not to.i:
             continue
         verb, obj = to.head, doc[to.i - 1]
-        if obj is None or verb.tag_ != "VB" or verb.i != to.i + 1:
+        if verb.tag_ != "VB" or verb.i != to.i + 1:
             continue
         causer = obj.head if obj.dep_ == "dobj" else verb.head if obj.dep_ == "nsubj" and obj.head == verb else None
         if causer is None or causer.lemma_.lower() not in {"make", "let"} or causer.i >= obj.i or causer.pos_ != "VERB":
@@ -418,8 +428,6 @@ def _overregular_past(doc: Doc) -> Iterator[GrammarError]:
             forms = getAllInflections(base, upos="VERB")
             past = set(forms.get("VBD", ()))
             if not past or low in past or low in set(forms.get("VBN", ())) or any(p.endswith("ed") for p in past):
-                continue
-            if base + "d" in past or (base.endswith("e") and base + "d" == low and low in past):
                 continue
             perfect = any(c.lemma_ == "have" and c.dep_ == "aux" for c in tok.children)
             options = sorted(forms.get("VBN" if perfect else "VBD", ()))
@@ -629,6 +637,39 @@ def _noun_number(doc: Doc) -> Iterator[GrammarError]:
             yield _error(noun, noun, "noun_number", f"After '{quantity}' the noun is plural: '{fix}'.", fix)
     yield from _one_of(doc)
     yield from _every_plural(doc)
+    yield from _people_in_general(doc)
+
+
+def _people_in_general(doc: Doc) -> Iterator[GrammarError]:
+    """'most of the student', 'a lot of teacher', 'other student' (bare): a person noun that must be plural."""
+    persons = words()["person_nouns"]
+    for noun in doc:
+        if noun.tag_ != "NN" or noun.lemma_.lower() not in persons or not _countable_singular(noun):
+            continue
+        if any(c.dep_ == "case" for c in noun.children):
+            continue  # "most of the country's resources": a possessive modifies another noun
+        dets = [_low(c) for c in noun.children if c.dep_ in {"det", "poss"}]
+        prev = doc[noun.left_edge.i - 1] if noun.left_edge.i else None
+        before = doc[noun.left_edge.i - 2] if noun.left_edge.i >= 2 else None
+        quantified = (
+            prev is not None
+            and _low(prev) == "of"
+            and before is not None
+            and _low(before) in {"lot", "lots", "many", "most", "some", "all", "few", "several", "both", "majority"}
+            and all(d in {"the", "my", "our", "their", "these", "those", "his", "her", "your"} for d in dets)
+        )
+        bare_other = (
+            not dets
+            and any(_low(c) in {"other", "different", "various"} and c.dep_ == "amod" for c in noun.children)
+            and (
+                prev is None
+                or _low(prev) not in {"the", "any", "no", "every", "each", "one", "an", "a", "some", "another"}
+            )
+        )
+        if quantified or bare_other:
+            fix = _plural(noun)
+            if fix and fix != _low(noun):
+                yield _error(noun, noun, "noun_number", f"'{noun.text}' should be plural here: '{fix}'.", fix)
 
 
 def _number(tok: Token) -> bool:
@@ -857,8 +898,8 @@ def _capitalisation(doc: Doc) -> Iterator[GrammarError]:
             continue
         if m.start(1) > 0 and not before:
             continue
-        word = re.match(r"[a-z][\w'’]*", text[m.start(1) :])
-        if word and word.group(0) in {"e.g", "i.e", "etc", "vs"}:
+        word = re.match(r"[a-z][\w.'’]*", text[m.start(1) :])
+        if word and word.group(0).rstrip(".") in abbreviations:
             continue
         yield GrammarError(
             m.start(1), m.end(1), "capitalisation", "A sentence starts with a capital letter.", m.group(1).upper()
