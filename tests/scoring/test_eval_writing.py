@@ -71,11 +71,29 @@ def test_local_engine_beats_the_baseline_under_grouped_cross_validation(capsys: 
     figures = json.loads(out[-1])
     assert "grouped-by-prompt" in out[0]
     assert figures["n"] == 1048
-    # Measured 0.670 / 0.537 with the encoder (0.680 / 0.512 without). Issue 3 asks MAE <= 0.62: not reached yet,
-    # see docs/ARCHITECTURE.md, Writing scoring.
+    # Measured 0.668 / 0.568 (before issue 12: 0.670 / 0.537). Issue 12 asks MAE <= 0.65 and QWK >= 0.55.
     assert figures["mae"] <= 0.675
-    assert figures["qwk"] >= 0.52
+    assert figures["qwk"] >= 0.55
     assert figures["mae"] <= figures["baseline_mae"] - 0.15
+
+
+SECOND_CSV = SHARED_CSV.with_name("scored_essays_second_source.csv")
+
+
+@pytest.mark.skipif(not SECOND_CSV.is_file(), reason="second essays CSV not present")
+@pytest.mark.timeout(1800)  # encodes both files (1,567 essays): 4-6 min on a 2-core machine
+def test_across_sources_the_band_range_holds_four_in_five_human_bands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "writing", "--fit", str(SHARED_CSV), "--data", str(SECOND_CSV), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert set(figures) == KEYS and figures["n"] == 519
+    assert "across sources" in out[0]
+    coverage = next(line for line in out if line.startswith("band range:"))
+    assert float(coverage.split()[2].rstrip("%")) >= 80.0, coverage
+    # Measured MAE 1.053, QWK 0.334, SMD +0.61 (before: 1.052, 0.306, +0.56): the second site marks 0.83 band
+    # harder on equal evidence, which a model fitted on the first alone cannot know (docs/ARCHITECTURE.md).
+    assert figures["qwk"] >= 0.30
+    assert figures["mae"] <= figures["baseline_mae"]
 
 
 def test_lost_paragraph_breaks_are_restored_only_in_unbroken_texts() -> None:
@@ -99,3 +117,17 @@ def test_prompt_groups_never_split_a_prompt_across_folds(tmp_path: Path) -> None
         by_prompt.setdefault(row.task.prompt, set()).add(fold)
     assert all(len(f) == 1 for f in by_prompt.values())
     assert len(set(folds)) == 5
+
+
+def test_fit_is_refused_with_the_bedrock_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"task_type": "2", "prompt": "Discuss.", "essay": "An essay.", "band": "6.0"}]
+    path = _write(tmp_path / "rows.csv", rows)
+    assert main(["eval", "writing", "--fit", str(path), "--data", str(path), "--engine", "bedrock"]) == 2
+    assert "--fit refits the local engine" in capsys.readouterr().err
+
+
+def test_a_missing_fit_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"task_type": "2", "prompt": "Discuss.", "essay": "An essay.", "band": "6.0"}]
+    path = _write(tmp_path / "rows.csv", rows)
+    assert main(["eval", "writing", "--fit", str(tmp_path / "none.csv"), "--data", str(path)]) == 2
+    assert "No such file" in capsys.readouterr().err
