@@ -213,7 +213,11 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
                         f"'{subj.text} {finite.text}' does not agree: with no 'the' or 'a', use the plural '{plural}'.",
                         plural,
                     )
-            continue
+                continue
+            coordinated = any(c.dep_ == "amod" and any(k.dep_ == "conj" for k in c.children) for c in subj.children)
+            if subj.lemma_.lower() in words()["person_nouns"] or verb.dep_ == "relcl" or coordinated:
+                continue  # a relative's antecedent is too often misattached; 'personal and public health are'
+            number = "sg"  # 'natural beauty are', 'history tell us': an uncounted noun takes a singular verb
         fix = _agreeing_form(finite, number)
         if fix is None or fix.lower() == _low(finite) or _doubtful_agreement(subj, finite, verb, number):
             continue
