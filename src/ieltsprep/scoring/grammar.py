@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import spacy
-from lemminflect import getAllInflections, getAllLemmas, getInflection
-from spacy.language import Language
-from spacy.tokens import Doc, Token
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Token
 
 GRAMMAR_TYPES = ("agreement", "article", "verb_form", "preposition", "noun_number", "word_form")
 MECHANICS_TYPES = ("capitalisation", "repetition")
@@ -41,7 +40,10 @@ class GrammarError:
 
 @lru_cache(maxsize=1)
 def nlp() -> Language:
-    """The English pipeline, loaded once; named entities are not needed."""
+    """The English pipeline, loaded once; named entities are not needed. spaCy is imported here, not with the module,
+    so that importing the scorer stays cheap for callers that never check grammar."""
+    import spacy
+
     return spacy.load(PIPELINE, exclude=["ner"])
 
 
@@ -68,6 +70,28 @@ def find_errors(text: str) -> list[GrammarError]:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
+# lemminflect is imported on first use: importing it imports spaCy, which callers that never check grammar skip.
+
+
+@lru_cache(maxsize=8192)
+def _inflect(lemma: str, tag: str) -> tuple[str, ...]:
+    from lemminflect import getInflection as inflect
+
+    return tuple(inflect(lemma, tag) or ())
+
+
+@lru_cache(maxsize=8192)
+def _lemmas(word: str, upos: str | None = None) -> dict[str, tuple[str, ...]]:
+    from lemminflect import getAllLemmas as lemmas
+
+    return dict(lemmas(word, upos=upos) if upos else lemmas(word))
+
+
+@lru_cache(maxsize=8192)
+def _inflections(lemma: str, upos: str) -> dict[str, tuple[str, ...]]:
+    from lemminflect import getAllInflections as inflections
+
+    return dict(inflections(lemma, upos=upos))
 
 
 def _error(first: Token, last: Token, kind: str, message: str, suggestion: str) -> GrammarError:
@@ -83,7 +107,7 @@ def _same_case(original: str, suggestion: str) -> str:
 
 
 def _form(lemma: str, tag: str) -> str | None:
-    forms = getInflection(lemma, tag)
+    forms = _inflect(lemma, tag)
     return forms[0] if forms else None
 
 
@@ -137,7 +161,7 @@ def _subject_number(subj: Token) -> str | None:
 
 
 def _known(word: str, upos: str) -> bool:
-    return bool(getAllLemmas(word, upos=upos))
+    return bool(_lemmas(word, upos=upos))
 
 
 def _clause_subject(verb: Token) -> Token | None:
@@ -268,7 +292,7 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     low, lemma = _low(finite), finite.lemma_.lower()
     if number is None:
         return None
-    lemmas = getAllLemmas(low, upos="VERB").get("VERB", ())
+    lemmas = _lemmas(low, upos="VERB").get("VERB", ())
     lemma = lemmas[0] if len(lemmas) == 1 and lemma != "be" else lemma  # spaCy leaves 'plateaus' unlemmatised
     if lemma == "be":
         if low in {"was", "were"}:
@@ -317,7 +341,7 @@ def _there_be(doc: Doc) -> Iterator[GrammarError]:
 
 
 def _past_and_participle(lemma: str) -> tuple[set[str], set[str]]:
-    return set(getInflection(lemma, "VBD")), set(getInflection(lemma, "VBN"))
+    return set(_inflect(lemma, "VBD")), set(_inflect(lemma, "VBN"))
 
 
 def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
@@ -365,10 +389,10 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
 
 def _inflected(word: str, tags: tuple[str, ...]) -> str | None:
     """The base form when ``word`` is one of a verb's ``tags`` forms and never its base form, else None."""
-    lemmas = getAllLemmas(word, upos="VERB").get("VERB", ())
-    if any(word in getInflection(lemma, "VB") or word in getInflection(lemma, "VBP") for lemma in lemmas):
+    lemmas = _lemmas(word, upos="VERB").get("VERB", ())
+    if any(word in _inflect(lemma, "VB") or word in _inflect(lemma, "VBP") for lemma in lemmas):
         return None  # 'lay', 'found', 'fell' are base forms too
-    return next((lemma for lemma in lemmas if any(word in getInflection(lemma, tag) for tag in tags)), None)
+    return next((lemma for lemma in lemmas if any(word in _inflect(lemma, tag) for tag in tags)), None)
 
 
 _AUX_BASE = {"is": "be", "are": "be", "was": "be", "were": "be", "am": "be", "has": "have", "had": "have"}
@@ -425,10 +449,10 @@ def _overregular_past(doc: Doc) -> Iterator[GrammarError]:
     ok = words()["irregular_past_ok"]
     for tok in doc:
         low = _low(tok)
-        if not low.endswith("ed") or len(low) < 5 or low in ok or not tok.is_alpha or getAllLemmas(low):
+        if not low.endswith("ed") or len(low) < 5 or low in ok or not tok.is_alpha or _lemmas(low):
             continue
         for base in _candidate_bases(low):
-            forms = getAllInflections(base, upos="VERB")
+            forms = _inflections(base, upos="VERB")
             past = set(forms.get("VBD", ()))
             if not past or low in past or low in set(forms.get("VBN", ())) or any(p.endswith("ed") for p in past):
                 continue
@@ -446,7 +470,7 @@ def _candidate_bases(low: str) -> list[str]:
     bases = [stem, low[:-1]]
     if len(stem) > 2 and stem[-1] == stem[-2]:
         bases.append(stem[:-1])
-    return [b for b in bases if getAllInflections(b, upos="VERB")]
+    return [b for b in bases if _inflections(b, upos="VERB")]
 
 
 # --- articles and determiners ------------------------------------------------------------------------------------
@@ -584,7 +608,7 @@ def _plural(noun: Token) -> str | None:
     lemma = noun.lemma_.lower()
     if lemma == "person":
         return "people"
-    forms = getInflection(lemma, "NNS")
+    forms = _inflect(lemma, "NNS")
     return forms[0] if forms else None
 
 
