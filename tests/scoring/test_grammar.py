@@ -101,6 +101,8 @@ def test_good_writing_in_either_spelling_has_no_errors(text: str) -> None:
     [
         ("They [[was]] late for the meeting.", "agreement", "were"),
         ("There [[is]] many reasons for this.", "agreement", "are"),
+        ("In my view, natural beauty [[are]] here to stay.", "agreement", "is"),
+        ("Many people [[thinks]] so.", "agreement", "think"),
         ("She doesn't [[likes]] coffee.", "verb_form", "like"),
         ("Students [[must to]] wear a uniform.", "verb_form", "must"),
         ("He [[buyed]] a new car last year.", "verb_form", "bought"),

@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import spacy
-from lemminflect import getAllInflections, getAllLemmas, getInflection
-from spacy.language import Language
-from spacy.tokens import Doc, Token
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Token
 
 from ieltsprep.scoring.port import GRAMMAR_TYPES
 
@@ -42,7 +41,10 @@ class GrammarError:
 
 @lru_cache(maxsize=1)
 def nlp() -> Language:
-    """The English pipeline, loaded once; named entities are not needed."""
+    """The English pipeline, loaded once; named entities are not needed. spaCy is imported here, not with the module,
+    so that importing the scorer stays cheap for callers that never check grammar."""
+    import spacy
+
     return spacy.load(PIPELINE, exclude=["ner"])
 
 
@@ -69,6 +71,28 @@ def find_errors(text: str, doc: Doc | None = None) -> list[GrammarError]:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
+# lemminflect is imported on first use: importing it imports spaCy, which callers that never check grammar skip.
+
+
+@lru_cache(maxsize=8192)
+def _inflect(lemma: str, tag: str) -> tuple[str, ...]:
+    from lemminflect import getInflection as inflect
+
+    return tuple(inflect(lemma, tag) or ())
+
+
+@lru_cache(maxsize=8192)
+def _lemmas(word: str, upos: str | None = None) -> dict[str, tuple[str, ...]]:
+    from lemminflect import getAllLemmas as lemmas
+
+    return dict(lemmas(word, upos=upos) if upos else lemmas(word))
+
+
+@lru_cache(maxsize=8192)
+def _inflections(lemma: str, upos: str) -> dict[str, tuple[str, ...]]:
+    from lemminflect import getAllInflections as inflections
+
+    return dict(inflections(lemma, upos=upos))
 
 
 def _error(first: Token, last: Token, kind: str, message: str, suggestion: str) -> GrammarError:
@@ -84,7 +108,7 @@ def _same_case(original: str, suggestion: str) -> str:
 
 
 def _form(lemma: str, tag: str) -> str | None:
-    forms = getInflection(lemma, tag)
+    forms = _inflect(lemma, tag)
     return forms[0] if forms else None
 
 
@@ -138,7 +162,7 @@ def _subject_number(subj: Token) -> str | None:
 
 
 def _known(word: str, upos: str) -> bool:
-    return bool(getAllLemmas(word, upos=upos))
+    return bool(_lemmas(word, upos=upos))
 
 
 def _clause_subject(verb: Token) -> Token | None:
@@ -214,7 +238,11 @@ def _agreement(doc: Doc) -> Iterator[GrammarError]:
                         f"'{subj.text} {finite.text}' does not agree: with no 'the' or 'a', use the plural '{plural}'.",
                         plural,
                     )
-            continue
+                continue
+            coordinated = any(c.dep_ == "amod" and any(k.dep_ == "conj" for k in c.children) for c in subj.children)
+            if subj.lemma_.lower() in words()["person_nouns"] or verb.dep_ == "relcl" or coordinated:
+                continue  # a relative's antecedent is too often misattached; 'personal and public health are'
+            number = "sg"  # 'natural beauty are', 'history tell us': an uncounted noun takes a singular verb
         fix = _agreeing_form(finite, number)
         if fix is None or fix.lower() == _low(finite) or _doubtful_agreement(subj, finite, verb, number):
             continue
@@ -265,7 +293,7 @@ def _agreeing_form(finite: Token, number: str | None) -> str | None:
     low, lemma = _low(finite), finite.lemma_.lower()
     if number is None:
         return None
-    lemmas = getAllLemmas(low, upos="VERB").get("VERB", ())
+    lemmas = _lemmas(low, upos="VERB").get("VERB", ())
     lemma = lemmas[0] if len(lemmas) == 1 and lemma != "be" else lemma  # spaCy leaves 'plateaus' unlemmatised
     if lemma == "be":
         if low in {"was", "were"}:
@@ -314,7 +342,7 @@ def _there_be(doc: Doc) -> Iterator[GrammarError]:
 
 
 def _past_and_participle(lemma: str) -> tuple[set[str], set[str]]:
-    return set(getInflection(lemma, "VBD")), set(getInflection(lemma, "VBN"))
+    return set(_inflect(lemma, "VBD")), set(_inflect(lemma, "VBN"))
 
 
 def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
@@ -362,10 +390,10 @@ def _verb_forms(doc: Doc) -> Iterator[GrammarError]:
 
 def _inflected(word: str, tags: tuple[str, ...]) -> str | None:
     """The base form when ``word`` is one of a verb's ``tags`` forms and never its base form, else None."""
-    lemmas = getAllLemmas(word, upos="VERB").get("VERB", ())
-    if any(word in getInflection(lemma, "VB") or word in getInflection(lemma, "VBP") for lemma in lemmas):
+    lemmas = _lemmas(word, upos="VERB").get("VERB", ())
+    if any(word in _inflect(lemma, "VB") or word in _inflect(lemma, "VBP") for lemma in lemmas):
         return None  # 'lay', 'found', 'fell' are base forms too
-    return next((lemma for lemma in lemmas if any(word in getInflection(lemma, tag) for tag in tags)), None)
+    return next((lemma for lemma in lemmas if any(word in _inflect(lemma, tag) for tag in tags)), None)
 
 
 _AUX_BASE = {"is": "be", "are": "be", "was": "be", "were": "be", "am": "be", "has": "have", "had": "have"}
@@ -422,10 +450,10 @@ def _overregular_past(doc: Doc) -> Iterator[GrammarError]:
     ok = words()["irregular_past_ok"]
     for tok in doc:
         low = _low(tok)
-        if not low.endswith("ed") or len(low) < 5 or low in ok or not tok.is_alpha or getAllLemmas(low):
+        if not low.endswith("ed") or len(low) < 5 or low in ok or not tok.is_alpha or _lemmas(low):
             continue
         for base in _candidate_bases(low):
-            forms = getAllInflections(base, upos="VERB")
+            forms = _inflections(base, upos="VERB")
             past = set(forms.get("VBD", ()))
             if not past or low in past or low in set(forms.get("VBN", ())) or any(p.endswith("ed") for p in past):
                 continue
@@ -443,7 +471,7 @@ def _candidate_bases(low: str) -> list[str]:
     bases = [stem, low[:-1]]
     if len(stem) > 2 and stem[-1] == stem[-2]:
         bases.append(stem[:-1])
-    return [b for b in bases if getAllInflections(b, upos="VERB")]
+    return [b for b in bases if _inflections(b, upos="VERB")]
 
 
 # --- articles and determiners ------------------------------------------------------------------------------------
@@ -581,7 +609,7 @@ def _plural(noun: Token) -> str | None:
     lemma = noun.lemma_.lower()
     if lemma == "person":
         return "people"
-    forms = getInflection(lemma, "NNS")
+    forms = _inflect(lemma, "NNS")
     return forms[0] if forms else None
 
 
