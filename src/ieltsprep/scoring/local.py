@@ -157,9 +157,10 @@ ENCODER_SCALE = 0.02
 SUB_LAMBDA = 30.0
 SEVERITY_LAMBDA = 10.0
 # Calibration: ridge estimates shrink towards the mean (they explain about 40 % of the variance), which squeezes the
-# human spread of bands; spreading them 10 % back gained QWK at no cost in MAE under grouped cross-validation
-# (first file: MAE 0.645 -> 0.646, QWK 0.554 -> 0.582); 1.3 cost 0.04 MAE (docs/ARCHITECTURE.md).
-CALIBRATION_STRETCH = 1.1
+# human spread of bands. Spreading them back trades MAE for QWK through the whole production path (grouped 5-fold
+# CV on the first file): 1.0 gives MAE 0.654 / QWK 0.560, 1.05 gives 0.659 / 0.566, 1.1 gives 0.668 / 0.568. The
+# issue asks MAE <= 0.65 with QWK >= 0.55, so the estimate is left as fitted; the band range carries the spread.
+CALIBRATION_STRETCH = 1.0
 # How far a criterion may move from the overall estimate per unit of sub-model disagreement.
 DEVIATION_GAIN = 1.0
 # About 1.2 % of the CSV's essays answer a different question altogether (their authors say so: "my own question");
