@@ -51,16 +51,7 @@ GRAMMAR_FEATURES: tuple[str, ...] = (
     "grammar_noun_number_per_100",
     "grammar_word_form_per_100",
 )
-STRUCTURE_FEATURES: tuple[str, ...] = (
-    "clauses_per_sentence",
-    "complex_share",
-    "relative_per_sentence",
-    "adverbial_per_sentence",
-    "passive_per_100",
-    "modifiers_per_100",
-    "parse_depth",
-    "lemma_guiraud",
-)
+STRUCTURE_FEATURES: tuple[str, ...] = tuple(syntax.EMPTY_STRUCTURE)
 SOPHISTICATION_FEATURES: tuple[str, ...] = ("zipf_type_mean", "zipf_below_4", "zipf_below_3", "content_types_sqrt")
 MODEL_FEATURES: tuple[str, ...] = (
     "log_words",
