@@ -73,8 +73,13 @@ class Speller:
 
     def variety(self, word: str) -> Variety | None:
         """'en-GB' or 'en-US' when only that dictionary accepts the word, else None."""
-        accepted = self._accepted(word.lower())
-        return accepted[0] if len(accepted) == 1 else None
+        lower = word.lower()
+        accepted = self._accepted(lower)
+        if len(accepted) != 1:
+            return None
+        # "english" is a missing capital, not American: the other dictionary knows the word as a proper noun.
+        other = next(v for v in self.hunspell if v != accepted[0])
+        return None if self.hunspell[other].lookup(lower.capitalize()) else accepted[0]
 
     def _accepted(self, lower: str) -> tuple[Variety, ...]:
         return _accepted_by(self, lower)
