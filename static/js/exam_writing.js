@@ -2,6 +2,7 @@
 import { h, mount, safeSvg } from './dom.js';
 import { confirmDialog } from './dialog.js';
 import { formatClock, startPaperClock } from './paper_clock.js';
+import { ApiError } from './mobile_api_client.js';
 
 const AUTOSAVE_MS = 1500;
 const POLL_MS = 1500;
@@ -16,8 +17,16 @@ const CRITERIA = {
 
 const FLAGS = {
   under_length: 'Under the minimum length',
+  too_short: 'Far too short to mark fully',
+  empty: 'No answer',
+  non_english: 'Not written in English',
   off_topic: 'Partly off topic',
+  missing_bullets: 'A bullet point not covered',
+  no_overview: 'No overview',
+  no_data: 'No details from the visual',
 };
+
+const isTimeUp = (e) => e instanceof ApiError && e.code === 'time_up';
 
 /** Words as the server counts them: whitespace-separated tokens holding at least one letter or digit. */
 export function countWords(text) {
@@ -59,6 +68,10 @@ export async function writingExam(view, id, app) {
       await run;
       status.textContent = `Saved at ${new Date().toLocaleTimeString()}`;
     } catch (e) {
+      if (isTimeUp(e)) {
+        status.textContent = 'Time is up: changes after the end are not kept';
+        throw e;
+      }
       status.textContent = 'Not saved yet: will retry when you type';
       app.toast(app.errorText(e), 'error');
       throw e;
@@ -150,7 +163,10 @@ export async function writingExam(view, id, app) {
   const handIn = async () => {
     submit.disabled = true;
     try {
-      await flushSaves();
+      // After the paper's clock the server refuses drafts (409 time_up) and keeps those saved in time: hand those in.
+      await flushSaves().catch((e) => {
+        if (!isTimeUp(e)) throw e;
+      });
       submitted = true;
       stopClock();
       await app.api.post(`/api/assessments/${id}/submit`, undefined, { idempotent: true });
@@ -223,7 +239,9 @@ export function annotatedText(text, annotations) {
   const chars = Array.from(text);
   const parts = [];
   let cursor = 0;
-  const sorted = [...(annotations || [])].filter((a) => a.end > a.start).sort((a, b) => a.start - b.start);
+  // Notes on whole paragraphs are listed under the text with the paragraph's opening words: marked inline they would
+  // cover the word-level notes inside them (overlaps are skipped) and highlight the whole essay.
+  const sorted = [...(annotations || [])].filter((a) => a.end > a.start && !WHOLE_PARAGRAPH.has(a.kind)).sort((a, b) => a.start - b.start);
   for (const ann of sorted) {
     if (ann.start < cursor || ann.end > chars.length) continue; // overlapping or out of range: listed below only
     parts.push(chars.slice(cursor, ann.start).join(''));
@@ -248,7 +266,7 @@ export function criterionFeedback(value) {
     ...(value.limits || []).map((limit) => h('p', { class: 'limit' }, limit)),
     value.points?.length
       ? h('ol', { class: 'points' }, value.points.map((p) =>
-        h('li', {}, h('q', { class: 'quote' }, p.quote), ' ', p.advice)))
+        h('li', {}, h('q', { class: 'quote' }, p.quote), ' ', h('span', { class: 'advice' }, p.advice))))
       : null,
     value.next_band ? h('p', { class: 'next-band' }, value.next_band) : null,
   ];
@@ -300,15 +318,46 @@ export async function scoredOrNull(view, assessment, app, what) {
   return assessment;
 }
 
+const NOTE_LABELS = { spelling: 'Spelling', grammar: 'Grammar', vocabulary: 'Vocabulary', cohesion: 'Linking', length: 'Length', task: 'Task' };
+const WHOLE_PARAGRAPH = new Set(['task', 'length']);
+const OPENING_WORDS = 6;
+
+/**
+ * The notes under the text, one line per distinct note ("(in 3 places)" when it repeats): a note on a paragraph opens
+ * with the paragraph's first words, a correction is offered as `Try “…”`, advice (a sentence) is shown as it is.
+ */
+export function noteLines(annotations, text = '') {
+  const chars = Array.from(text);
+  const lines = new Map();
+  for (const a of annotations || []) {
+    const paragraph = WHOLE_PARAGRAPH.has(a.kind) && a.end - a.start < chars.length * 0.9; // not the whole text
+    const words = paragraph ? chars.slice(a.start, a.end).join('').trim().split(/\s+/).filter(Boolean) : [];
+    const where = words.length ? `“${words.slice(0, OPENING_WORDS).join(' ')}${words.length > OPENING_WORDS ? ' …' : ''}” ` : '';
+    const key = `${a.kind}\u0000${where}\u0000${a.message}\u0000${a.suggestion || ''}`;
+    const seen = lines.get(key);
+    if (seen) seen.count += 1;
+    else lines.set(key, { kind: a.kind, where, message: a.message, suggestion: (a.suggestion || '').trim(), count: 1 });
+  }
+  return [...lines.values()].map(({ kind, where, message, suggestion, count }) => {
+    const advice = /[.!?]$/.test(suggestion) ? ` ${suggestion}` : '';
+    const correction = suggestion && !advice ? ` Try “${suggestion}”.` : '';
+    return { label: NOTE_LABELS[kind] || kind, text: `${where}${message}${correction}${advice}${count > 1 ? ` (in ${count} places)` : ''}` };
+  });
+}
+
 /** Who marked a result, in plain words. */
 export function markedBy(engine) {
   return { local: 'Marked on this computer by the offline scorer', bedrock: 'Marked by Amazon Nova' }[engine] || 'Marked by AI';
 }
 
-/** A band, with its likely range when the scorer gives one: "6.5 (likely 6.0–7.0)". */
-export function bandText(band, range) {
-  const one = (b) => Number(b).toFixed(1);
-  return Array.isArray(range) && range.length === 2 && range[0] !== range[1] ? `${band} (likely ${one(range[0])}–${one(range[1])})` : String(band);
+/** A band as IELTS writes it, with one decimal: "6.0", "6.5". */
+export function bandText(band) {
+  return Number(band).toFixed(1);
+}
+
+/** The likely range of a band, "(likely 6.0–7.0)", or null when the scorer gives none (or a single band). */
+export function rangeText(range) {
+  return Array.isArray(range) && range.length === 2 && range[0] !== range[1] ? `(likely ${bandText(range[0])}–${bandText(range[1])})` : null;
 }
 
 export async function writingResult(view, scoring, app, { sample = false } = {}) {
@@ -319,24 +368,26 @@ export async function writingResult(view, scoring, app, { sample = false } = {})
     h('h1', {}, sample ? `Sample result: ${app.label(assessment.module)}` : `${app.label(assessment.module)}: your result`),
     h('section', { class: 'card' },
       h('p', { class: 'muted' }, 'Overall writing band'),
-      h('p', { class: 'band', 'data-testid': 'overall-band' }, String(result.overall_band)),
+      h('p', { class: 'band', 'data-testid': 'overall-band' }, bandText(result.overall_band)),
       h('p', { class: 'muted' }, `${markedBy(result.engine)}. Task 2 counts twice as much as Task 1. A mock result is an estimate, not an official IELTS score.`)),
     result.tasks.map((task) => {
       const text = assessment.answers?.[String(task.task)]?.text || '';
+      const range = rangeText(task.band_range);
       return h('section', { class: 'card', 'aria-labelledby': `result-task-${task.task}` },
-        h('h2', { id: `result-task-${task.task}` }, `Task ${task.task}: band ${bandText(task.band, task.band_range)}`),
+        h('h2', { id: `result-task-${task.task}` }, `Task ${task.task}: band ${bandText(task.band)}`, range ? ' ' : null, range ? h('span', { class: 'range' }, range) : null),
         sample && assessment.tasks ? h('details', {}, h('summary', {}, 'The question'), h('p', { class: 'prompt' }, assessment.tasks.find((t) => t.task === task.task)?.prompt || '')) : null,
         h('p', { class: 'muted' }, `${task.word_count} words`),
-        Array.isArray(task.band_range)
-          ? h('p', { class: 'muted', 'data-testid': `band-range-${task.task}` }, `The likely range is where at least 8 in 10 human markers' bands fell when this scorer was checked on essays from another site; a single band from any marker carries that much uncertainty.`)
+        range
+          ? h('p', { class: 'muted', 'data-testid': `band-range-${task.task}` },
+            `Why a range? An examiner would most likely give this answer between ${bandText(task.band_range[0])} and ${bandText(task.band_range[1])}: when this scorer was checked against examiners on essays from another source, at least 8 in 10 of their bands fell inside a range this wide around its mark. Read ${bandText(task.band)} as the middle of that range, not an exact score.`)
           : null,
         task.flags?.length ? h('p', {}, task.flags.map((f) => h('span', { class: 'badge failed' }, FLAGS[f] || f.replaceAll('_', ' '))).flatMap((b) => [b, ' '])) : null,
         criteriaTable(task.criteria, CRITERIA),
         h('h3', {}, 'Your text, with notes'),
         annotatedText(text, task.annotations),
         task.annotations?.length
-          ? h('ul', { class: 'annotations' }, task.annotations.map((a) =>
-            h('li', {}, h('strong', {}, `${a.kind}: `), a.message, a.suggestion ? ` Try: "${a.suggestion}".` : '')))
+          ? h('ul', { class: 'annotations' }, noteLines(task.annotations, text).map((note) =>
+            h('li', {}, h('strong', {}, `${note.label}: `), note.text)))
           : h('p', { class: 'muted' }, 'No specific notes on this text.'));
     }),
     h('div', { class: 'actions' }, sample ? h('a', { class: 'button', href: '#/pricing' }, 'See prices') : h('a', { class: 'button', href: '#/dashboard' }, 'Back to the dashboard')));

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from assessment_fakes import RecordingInvoker, ScriptedScorer, give, retryable
 
 from ieltsprep.adapters.storage.port import Store, Table
 from ieltsprep.assessments import service as service_module
-from ieltsprep.assessments.service import AssessmentService, count_words, public
+from ieltsprep.assessments.questionbank import QuestionBank
+from ieltsprep.assessments.repository import AssessmentRepository
+from ieltsprep.assessments.service import DRAFT_GRACE_SECONDS, AssessmentService, count_words, public
 from ieltsprep.billing import ledger
 from ieltsprep.errors import Conflict, NotFound, PaymentRequired, ServiceUnavailable, ValidationFailed
 from ieltsprep.scoring.port import ScoringFailed
@@ -128,6 +131,59 @@ def test_drafts_after_submit_are_refused(service: AssessmentService, store: Stor
         service.save_answer("u1", assessment, 2, "after")
     assert err.value.code == "not_in_progress"
     assert service.get("u1", assessment)["answers"]["2"]["text"] == "before"
+
+
+def timed_service(store: Store, now: list[float], time_scale: float = 1.0) -> AssessmentService:
+    """A service whose clock reads ``now[0]``."""
+    return AssessmentService(
+        AssessmentRepository(store),
+        QuestionBank(store, auto_load=True),
+        invoke=RecordingInvoker(),
+        writing_time_scale=time_scale,
+        clock=lambda: now[0],
+    )
+
+
+def started_at(service: AssessmentService, store: Store) -> tuple[str, float]:
+    """A new writing paper and the epoch second it started."""
+    assessment = started(service, store)
+    created = service.get("u1", assessment)["created_at"]
+    return assessment, datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+
+
+def test_drafts_after_the_papers_clock_and_its_grace_are_refused_and_the_saved_ones_are_marked(store: Store) -> None:
+    now = [0.0]
+    timed = timed_service(store, now)
+    assessment, created = started_at(timed, store)
+    now[0] = created + 59 * 60
+    timed.save_answer("u1", assessment, 2, "written in the last minute")
+    now[0] = created + 3600 + DRAFT_GRACE_SECONDS  # the last autosave, still in flight when the clock hit 0
+    timed.save_answer("u1", assessment, 1, "saved within the grace")
+    now[0] = created + 3600 + DRAFT_GRACE_SECONDS + 1
+    with pytest.raises(Conflict) as err:
+        timed.save_answer("u1", assessment, 2, "typed after time was up")
+    assert err.value.code == "time_up" and err.value.status == 409
+    answers = timed.get("u1", assessment)["answers"]
+    assert (answers["1"]["text"], answers["2"]["text"]) == ("saved within the grace", "written in the last minute")
+
+    item, _ = timed.submit("u1", assessment)  # handing in after the deadline is accepted
+    assert item["status"] == "scoring"
+    scorer = ScriptedScorer()
+    scored = timed.score_writing("u1", assessment, lambda: scorer, sleep=no_sleep)
+    assert scored is not None and scored["status"] == "scored"
+    assert [task.text for task in scorer.seen[0]] == ["saved within the grace", "written in the last minute"]
+
+
+def test_the_time_scale_shortens_the_servers_clock_too(store: Store) -> None:
+    now = [0.0]
+    timed = timed_service(store, now, time_scale=0.01)
+    assessment, created = started_at(timed, store)
+    now[0] = created + 36 + DRAFT_GRACE_SECONDS  # 36 s is the scaled paper
+    timed.save_answer("u1", assessment, 1, "in time")
+    now[0] += 1
+    with pytest.raises(Conflict, match="time is up"):
+        timed.save_answer("u1", assessment, 1, "late")
+    assert timed.get("u1", assessment)["answers"]["1"]["text"] == "in time"
 
 
 def test_submitting_twice_requests_scoring_once(

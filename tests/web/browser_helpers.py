@@ -43,12 +43,13 @@ def sideways_overflow(page: Page) -> int:
     return int(page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth"))
 
 
-def check_screen(page: Page, name: str) -> Path:
-    """The checks every screen gets: axe-core clean, no sideways scrolling; then a screenshot."""
+def check_screen(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """The checks every screen gets: axe-core clean, no sideways scrolling; then a screenshot (the whole page when
+    ``full_page``, for long pages such as results)."""
     violations = axe_violations(page)
     assert violations == [], f"{name}: {violations}"
     assert sideways_overflow(page) == 0, f"{name} scrolls sideways"
-    return screenshot(page, name)
+    return screenshot(page, name, full_page=full_page)
 
 
 def register(page: Page, email: str, password: str) -> None:

@@ -86,7 +86,7 @@ def test_a_visitor_sees_prices_and_a_sample_then_buys_writes_a_paper_against_the
     page.get_by_role("heading", name="Sample result: General Training Writing").wait_for(timeout=60_000)
     assert "Sample result." in page.locator(".sample-banner").inner_text()
     assert page.get_by_text("Marked on this computer").count() == 1
-    check_screen(page, "01c-sample-result")
+    check_screen(page, "01c-sample-result", full_page=True)
 
     register(page, "writer@example.com", "correct horse battery")
     assert page.locator(".credits[data-module=academic_writing]").inner_text() == "0"
@@ -146,7 +146,8 @@ def test_a_visitor_sees_prices_and_a_sample_then_buys_writes_a_paper_against_the
     assert page.locator("ol.points q.quote").count() >= 4
     assert page.locator("p.next-band").first.inner_text().startswith("For band ")
     assert "(likely " in page.get_by_role("heading", name="Task 2: band").inner_text()
-    check_screen(page, "05-writing-result")
+    assert page.get_by_test_id("band-range-2").inner_text().startswith("Why a range? An examiner would most likely")
+    check_screen(page, "05-writing-result", full_page=True)
 
     page.goto("/#/dashboard")
     page.get_by_role("heading", name="Your progress").wait_for()

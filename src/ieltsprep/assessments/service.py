@@ -51,6 +51,10 @@ STALE_SCORING_SECONDS = 15 * 60  # a job lost before it ran (the async invoke it
 SCORING_ATTEMPTS = 3
 SCORING_BACKOFF_SECONDS = 0.5
 SAVE_RETRIES = 8
+# Drafts are taken this long after the paper's clock reaches 0: the web app saves a draft 1.5 s after the last key
+# and hands the paper in at 0, so the last words typed are still in flight then (and a slow network adds seconds).
+# Not scaled by the time-scale setting: it covers the network, not the exam.
+DRAFT_GRACE_SECONDS = 30
 # Between optimistic-write attempts: a short pause that doubles (1, 2, 4 ... 64 ms) with jitter, so two writers of the
 # same item (two tabs saving both tasks) stop colliding instead of retrying in lockstep.
 RETRY_PAUSE_SECONDS = 0.001
@@ -98,10 +102,15 @@ def public(item: Item, *, summary: bool = False) -> dict[str, Any]:
 def paper_clock(item: Item, time_scale: float = 1.0, now: float | None = None) -> dict[str, int]:
     """The one clock of a writing paper in progress, as in the exam: the tasks' minutes together (60), running from
     the start whatever the candidate does; ``seconds_left`` reaches 0 and stays there."""
+    limit, elapsed = _paper_time(item, time_scale, time.time() if now is None else now)
+    return {"time_limit_seconds": limit, "seconds_left": max(0, round(limit - elapsed))}
+
+
+def _paper_time(item: Item, time_scale: float, now: float) -> tuple[int, float]:
+    # (time limit, seconds since the paper started) of a writing paper.
     limit = round(sum(int(task["minutes"]) for task in item.get("tasks") or ()) * 60 * time_scale)
     started = datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00")).timestamp()
-    elapsed = (time.time() if now is None else now) - started
-    return {"time_limit_seconds": limit, "seconds_left": max(0, round(limit - elapsed))}
+    return limit, now - started
 
 
 def chart_object(question: AcademicTask1Item) -> dict[str, Any]:
@@ -168,11 +177,15 @@ class AssessmentService:
         *,
         invoke: Invoke,
         speaking_parts: SpeakingParts | None = None,
+        writing_time_scale: float = 1.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.repository = repository
         self.questions = questions
         self._invoke = invoke
         self._speaking_parts = speaking_parts
+        self._writing_time_scale = writing_time_scale
+        self._clock = clock
 
     # --- starting ---------------------------------------------------------------------------------------------
     def create(self, user_id: str, module: str) -> Item:
@@ -232,7 +245,8 @@ class AssessmentService:
 
     # --- drafts -----------------------------------------------------------------------------------------------
     def save_answer(self, user_id: str, assessment_id: str, task: int, text: str) -> dict[str, Any]:
-        """Autosave the draft of one writing task; only while the assessment is in progress."""
+        """Autosave the draft of one writing task; only while the assessment is in progress and its clock runs (plus
+        DRAFT_GRACE_SECONDS). A late draft is refused with ``time_up`` and the drafts saved in time are kept."""
         if task not in TASK_LIMITS:
             raise ValidationFailed("task must be 1 or 2", code="unknown_task")
         if not isinstance(text, str):
@@ -249,6 +263,12 @@ class AssessmentService:
             if item["status"] != "in_progress":
                 raise Conflict(
                     f"this assessment is {item['status']}; answers can no longer be changed", code="not_in_progress"
+                )
+            limit, elapsed = _paper_time(item, self._writing_time_scale, self._clock())
+            if elapsed > limit + DRAFT_GRACE_SECONDS:
+                raise Conflict(
+                    "time is up on this paper; the drafts saved before the end are kept and marked when it is handed in",
+                    code="time_up",
                 )
             saved = {"text": text, "word_count": count_words(text), "updated_at": now_iso()}
             answers = {**(item.get("answers") or {}), str(task): saved}

@@ -27,4 +27,5 @@ def build_assessments(container: Container) -> AssessmentService:
         container.question_bank,
         invoke=invoke,
         speaking_parts=speaking_parts,
+        writing_time_scale=container.settings.writing_time_scale,
     )

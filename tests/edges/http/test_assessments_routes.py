@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -240,3 +241,28 @@ def test_a_writing_paper_has_one_sixty_minute_clock_that_runs_from_the_start(api
     assert paper_clock(stored, now=started + 25 * 60) == {"time_limit_seconds": 3600, "seconds_left": 35 * 60}
     assert paper_clock(stored, now=started + 2 * 3600)["seconds_left"] == 0
     assert paper_clock(stored, time_scale=0.05, now=started) == {"time_limit_seconds": 180, "seconds_left": 180}
+
+
+def test_drafts_after_the_papers_clock_are_refused_with_409_time_up_and_submitting_still_works(
+    api: Api, container: Container
+) -> None:
+    from ieltsprep.assessments.service import DRAFT_GRACE_SECONDS
+
+    user_id, token = signed_up(api, container, "late@example.com", {"academic_writing": 1})
+    container.__dict__["writing_scorer"] = NeverScorer()
+    assessment = start(api, token)
+    base = f"/api/assessments/{assessment['id']}"
+    assert api.call("PUT", f"{base}/answers/2", {"text": "written in time"}, token=token).status == 200
+    started = datetime.now(UTC) - timedelta(seconds=3600 + DRAFT_GRACE_SECONDS + 5)  # the paper began 61 minutes ago
+    container.assessments.repository.update(
+        user_id,
+        assessment["id"],
+        expect_status="in_progress",
+        set={"created_at": started.isoformat(timespec="milliseconds").replace("+00:00", "Z")},
+    )
+    assert api.call("GET", base, token=token).json["assessment"]["seconds_left"] == 0
+    late = api.call("PUT", f"{base}/answers/2", {"text": "typed after time was up"}, token=token)
+    assert late.status == 409 and late.error_code == "time_up"
+    assert api.call("GET", base, token=token).json["assessment"]["answers"]["2"]["text"] == "written in time"
+    assert api.call("POST", f"{base}/submit", token=token).status == 202
+    container.invoker.drain(timeout=30)

@@ -184,7 +184,7 @@ def get_assessment(assessment_id: str) -> Response[str]:
         {200: ("Draft saved", SavedAnswerResponse)},
         {
             404: "assessment_not_found",
-            409: "not_in_progress (submitted) or not_writing (speaking)",
+            409: "not_in_progress (submitted), not_writing (speaking) or time_up (the paper's clock ran out)",
             422: "validation_error / unknown_task",
         },
     ),
