@@ -68,7 +68,7 @@ def main() -> int:
     print(f"band range: -{below} / +{above} (at least {COVERAGE:.0%} of human bands inside, both directions)")
 
     rows = first_rows + second_rows
-    joined = writing_eval._joined(first, second)
+    joined = writing_eval.joined(first, second)
     own = [a.prompt_coverage for a in joined.analyses]
     prompts = {t: sorted({r.task.prompt for r in rows if r.task.task == t}) for t in (1, 2)}
     other = []

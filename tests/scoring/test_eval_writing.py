@@ -131,3 +131,21 @@ def test_a_missing_fit_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     path = _write(tmp_path / "rows.csv", rows)
     assert main(["eval", "writing", "--fit", str(tmp_path / "none.csv"), "--data", str(path)]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+def test_another_source_can_join_every_training_fold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    essay = (
+        "Many people now work from home. I believe this is mostly positive, because workers save time and money "
+        "on travel. However, some employees feel lonely and find it hard to separate work from private life. "
+    )
+    prompts = ("Is working from home positive?", "Should offices close?", "Do commutes harm workers?")
+    rows = [
+        {"task_type": "2", "prompt": p, "essay": essay * k, "band": b}
+        for p in prompts
+        for k, b in ((1, "4.0"), (3, "6.0"))
+    ]
+    first, second = _write(tmp_path / "first.csv", rows), _write(tmp_path / "second.csv", rows[::-1])
+    assert main(["eval", "writing", "--fit", str(second), "--data", str(first), "--cv", "3", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "rows of another source in every training fold" in out[0]
+    assert json.loads(out[-1])["n"] == 6

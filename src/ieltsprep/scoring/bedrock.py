@@ -25,7 +25,7 @@ from ieltsprep.adapters.bedrock.converse import (
 from ieltsprep.scoring import rules
 from ieltsprep.scoring.features import Analysis, analyse
 from ieltsprep.scoring.local import shipped_off_topic
-from ieltsprep.scoring.port import ScoringFailed, TaskResult, WritingResult, WritingTask, criterion_keys
+from ieltsprep.scoring.port import GRAMMAR_TYPES, ScoringFailed, TaskResult, WritingResult, WritingTask, criterion_keys
 from ieltsprep.scoring.result import build_task_result
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def evidence_block(task: WritingTask, analysis: Analysis) -> str:
         lines.append(f"- Misspelt words ({len(analysis.misspelled)}): " + "; ".join(fixes) + ".")
     else:
         lines.append("- Misspelt words: none found (British and American spellings are both accepted).")
-    errors = [e for e in analysis.grammar if e.type not in ("capitalisation", "repetition")]
+    errors = [e for e in analysis.grammar if e.type in GRAMMAR_TYPES]
     if not analysis.grammar_checked:
         lines.append("- Grammar errors: not checked by software in this deployment; judge grammar yourself.")
     elif errors:

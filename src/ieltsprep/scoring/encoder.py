@@ -231,10 +231,9 @@ class TextEncoder:
             x = self._norm(x + hidden @ layer.down + layer.down_bias, layer.ln2)
             if depth == LAYERS:
                 style = x
-        pool = [(start, end) for start, end in spans]
         return (
-            np.stack([style[start:end].mean(axis=0) for start, end in pool]),
-            np.stack([x[start:end].mean(axis=0) for start, end in pool]),
+            np.stack([style[start:end].mean(axis=0) for start, end in spans]),
+            np.stack([x[start:end].mean(axis=0) for start, end in spans]),
         )
 
     def _norm(self, x: np.ndarray, params: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -159,7 +159,7 @@ def cross_validated(prepared: Prepared, folds: int, extra: Prepared | None = Non
     fold = prompt_groups(prepared.rows, folds)
     predictions = [0.0] * len(prepared.rows)
     baseline = [0.0] * len(prepared.rows)
-    joined = _joined(prepared, extra) if extra else prepared
+    training_set = joined(prepared, extra) if extra else prepared
     for f in range(folds):
         train = [i for i, g in enumerate(fold) if g != f]
         test = [i for i, g in enumerate(fold) if g == f]
@@ -173,7 +173,7 @@ def cross_validated(prepared: Prepared, folds: int, extra: Prepared | None = Non
                 offset + j for j, r in enumerate(extra.rows) if local.prompt_fingerprint(r.task.prompt) not in held
             ]
             sources = [0] * offset + [1] * len(extra.rows)
-        model = fit_on(joined, train, sources=sources).for_source(0)
+        model = fit_on(training_set, train, sources=sources).for_source(0)
         median = float(np.median([prepared.rows[i].band for i in train if i < len(prepared.rows)]))
         for i in test:
             predictions[i] = predict_band(model, prepared, i)
@@ -181,7 +181,8 @@ def cross_validated(prepared: Prepared, folds: int, extra: Prepared | None = Non
     return predictions, baseline
 
 
-def _joined(first: Prepared, second: Prepared) -> Prepared:
+def joined(first: Prepared, second: Prepared) -> Prepared:
+    """Two prepared sets as one (the first's rows first)."""
     return Prepared(
         first.rows + second.rows,
         first.analyses + second.analyses,

@@ -73,7 +73,7 @@ class Hit:
     end: int
     message: str
     suggestion: str
-    type: str = "agreement"
+    type: str
 
 
 @dataclass
@@ -122,7 +122,7 @@ class Analysis:
     @property
     def grammar_errors(self) -> int:
         """Grammar errors found (mechanics such as capital letters and repeated words left out)."""
-        return sum(1 for hit in self.grammar if hit.type not in ("capitalisation", "repetition"))
+        return sum(1 for hit in self.grammar if hit.type in GRAMMAR_TYPES)
 
     @property
     def off_topic_share(self) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ieltsprep.scoring import rules
 from ieltsprep.scoring.features import Analysis, stem
 from ieltsprep.scoring.feedback import as_paragraph, criterion_feedback
-from ieltsprep.scoring.port import Annotation, CriterionResult, TaskResult, WritingTask, criterion_keys
+from ieltsprep.scoring.port import Annotation, AnnotationKind, CriterionResult, TaskResult, WritingTask, criterion_keys
 from ieltsprep.scoring.spelling import speller
 
 MAX_ANNOTATIONS = 80
@@ -114,45 +114,42 @@ def build_annotations(task: WritingTask, analysis: Analysis, ruled: rules.RuledT
                 )
             )
     whole = (0, len(text))
-    if "under_length" in ruled.flags:
-        notes.append(
-            Annotation(
-                start=whole[0],
-                end=whole[1],
-                kind="length",
-                message=f"{analysis.word_count} words: the task asks for at least {task.min_words}.",
-                suggestion=f"Add about {task.min_words - analysis.word_count} words of relevant content.",
+    # (condition, span, kind, message, suggestion): notes on the whole answer or a whole paragraph.
+    spans: list[tuple[bool, tuple[int, int], AnnotationKind, str, str]] = [
+        (
+            "under_length" in ruled.flags,
+            whole,
+            "length",
+            f"{analysis.word_count} words: the task asks for at least {task.min_words}.",
+            f"Add about {task.min_words - analysis.word_count} words of relevant content.",
+        ),
+        *(
+            (
+                True,
+                paragraph,
+                "task",
+                "This paragraph is about something other than the question.",
+                "Replace it with a point that answers the question.",
             )
-        )
-    for start, end in analysis.off_topic_paragraphs:
-        notes.append(
-            Annotation(
-                start=start,
-                end=end,
-                kind="task",
-                message="This paragraph is about something other than the question.",
-                suggestion="Replace it with a point that answers the question.",
-            )
-        )
-    if "off_topic" in ruled.flags:
-        notes.append(
-            Annotation(
-                start=whole[0],
-                end=whole[1],
-                kind="task",
-                message="The answer does not seem to address this question.",
-                suggestion="Re-read the question and answer every part of it.",
-            )
-        )
-    if task.task == 2 and analysis.paragraphs <= 1 and analysis.word_count >= rules.PARAGRAPHS_EXPECTED_FROM_WORDS:
-        notes.append(
-            Annotation(
-                start=whole[0],
-                end=whole[1],
-                kind="cohesion",
-                message="The essay is one block of text.",
-                suggestion="Use an introduction, two or three body paragraphs and a conclusion.",
-            )
-        )
+            for paragraph in analysis.off_topic_paragraphs
+        ),
+        (
+            "off_topic" in ruled.flags,
+            whole,
+            "task",
+            "The answer does not seem to address this question.",
+            "Re-read the question and answer every part of it.",
+        ),
+        (
+            task.task == 2 and analysis.paragraphs <= 1 and analysis.word_count >= rules.PARAGRAPHS_EXPECTED_FROM_WORDS,
+            whole,
+            "cohesion",
+            "The essay is one block of text.",
+            "Use an introduction, two or three body paragraphs and a conclusion.",
+        ),
+    ]
+    for applies, (start, end), kind, message, suggestion in spans:
+        if applies:
+            notes.append(Annotation(start=start, end=end, kind=kind, message=message, suggestion=suggestion))
     notes.sort(key=lambda n: (n.start, n.end))
     return notes[:MAX_ANNOTATIONS]

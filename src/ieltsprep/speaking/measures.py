@@ -76,11 +76,16 @@ def slip_errors(text: str) -> list[dict[str, Any]]:
 
 
 def default_error_finder() -> ErrorFinder:
-    """``ieltsprep.scoring.grammar.find_errors`` when installed, else ``slip_errors``."""
-    try:
-        from ieltsprep.scoring.grammar import find_errors  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    """``ieltsprep.scoring.grammar.find_errors`` where spaCy and its pipeline are installed, else ``slip_errors``.
+
+    The grammar module imports without spaCy (it loads it on first use), so availability is asked of the parser.
+    """
+    from ieltsprep.scoring import syntax
+
+    if not syntax.available():
         return slip_errors
+    from ieltsprep.scoring.grammar import find_errors
+
     finder: ErrorFinder = find_errors
     return finder
 
