@@ -468,8 +468,8 @@ def sophistication(lemmas: Sequence[str]) -> dict[str, float]:
 
 
 def encode_answer(task: WritingTask, analysis: Analysis) -> np.ndarray:
-    """The answer's style vector for the model; adds the local-only features and marks the paragraphs about
-    something else on ``analysis``.
+    """The answer's style vector for the model; adds the local-only features, marks the paragraphs about
+    something else and the letter bullets dealt with in other words on ``analysis`` (before the rules read them).
 
     One encoder pass reads the question and every paragraph (scoring/relevance.py judges each paragraph's topic).
     """
@@ -480,7 +480,24 @@ def encode_answer(task: WritingTask, analysis: Analysis) -> np.ndarray:
     analysis.off_topic_paragraphs = [
         spans[i] for i in relevance.off_topic_parts(parts.topics[0], parts.topics[1:], words)
     ]
+    cover_bullets_by_meaning(task, analysis)
     return parts.style
+
+
+def cover_bullets_by_meaning(task: WritingTask, analysis: Analysis) -> None:
+    """Count as covered the bullets whose words the letter does not use but whose point some sentence makes.
+
+    A second encoder pass, only for a letter with such a bullet: those bullets and the letter's sentences.
+    """
+    uncovered = [i for i, share in enumerate(analysis.bullet_coverage) if share == 0]
+    if not uncovered:
+        return
+    sentences = [task.text[s:e] for s, e, n in analysis.sentences if n >= relevance.MIN_SENTENCE_WORDS]
+    vectors = encoder.shipped_encoder().encode_parts([*(task.bullets[i] for i in uncovered), *sentences]).topics
+    covered = relevance.bullets_covered(vectors[: len(uncovered)], vectors[len(uncovered) :])
+    for i, by_meaning in zip(uncovered, covered, strict=True):
+        if by_meaning:
+            analysis.bullet_coverage[i] = 1.0
 
 
 class LocalWritingScorer:
