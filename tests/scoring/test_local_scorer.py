@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from ieltsprep.assessments.sample import sample_paper
 from ieltsprep.scoring import rules
+from ieltsprep.scoring.features import analyse
 from ieltsprep.scoring.local import LocalWritingScorer
 from ieltsprep.scoring.port import WritingTask
 
@@ -154,6 +156,51 @@ def test_letter_missing_a_bullet_is_capped_at_four(scorer: LocalWritingScorer) -
     assert "missing_bullets" in result.flags
     assert result.criteria["task_achievement"].band <= rules.MISSING_BULLET_CAP
     assert "The letter never deals with '" in result.criteria["task_achievement"].feedback
+
+
+def _sample_letter(text: str | None = None) -> WritingTask:
+    """The public sample paper's letter (its text unless one is given), as the platform scores it."""
+    letter = next(t for t in sample_paper()["tasks"] if t["kind"] == "general_letter")
+    return WritingTask(1, letter["prompt"], text or letter["text"], 150, "general_letter", tuple(letter["bullets"]))
+
+
+def test_sample_letter_covers_every_bullet(scorer: LocalWritingScorer) -> None:
+    # Its request ("I would like you to refund half of my membership fee") shares no word with "say what you would
+    # like the manager to do"; it used to be held at band 4 for it.
+    result = scorer.score("general_writing", [_sample_letter()]).tasks[0]
+    assert "missing_bullets" not in result.flags
+    assert result.criteria["task_achievement"].band > rules.MISSING_BULLET_CAP
+    assert "never deals with" not in result.criteria["task_achievement"].feedback
+
+
+def test_sample_letter_without_its_request_misses_that_bullet(scorer: LocalWritingScorer) -> None:
+    task = _sample_letter()
+    start, end = task.text.index("I would like you to refund"), task.text.index("I look forward")
+    result = scorer.score("general_writing", [_sample_letter(task.text[:start] + task.text[end:])]).tasks[0]
+    assert "missing_bullets" in result.flags
+    assert result.criteria["task_achievement"].band <= rules.MISSING_BULLET_CAP
+    feedback = result.criteria["task_achievement"].feedback
+    assert "The letter never deals with 'say what you would like the manager to do'" in feedback
+    assert not any(f"never deals with '{bullet}'" in feedback for bullet in task.bullets[:2])
+
+
+def test_bullet_made_in_other_words_is_covered(scorer: LocalWritingScorer) -> None:
+    text = _sample_letter().text
+    for said, other_words in (
+        ("at your sports centre", "at your gym"),
+        (
+            "I joined the centre in March mainly because of the pool, as my",
+            "The main reason I became a member of your gym in March was the pool. My",
+        ),
+        ("travel to the centre", "make the journey"),
+    ):
+        assert said in text
+        text = text.replace(said, other_words)
+    task = _sample_letter(text)
+    assert analyse(task).bullet_coverage[0] == 0  # no word of 'explain why you joined the sports centre' is left
+    result = scorer.score("general_writing", [task]).tasks[0]
+    assert "missing_bullets" not in result.flags
+    assert result.criteria["task_achievement"].band > rules.MISSING_BULLET_CAP
 
 
 def test_overall_band_weights_task_two_double(scorer: LocalWritingScorer) -> None:

@@ -201,6 +201,24 @@ class TextEncoder:
         whole = (style * counted[:, None]).sum(axis=0) / max(counted.sum(), 1.0)
         return Encoded(style=whole.astype(np.float64), topics=topics)
 
+    def topics(self, texts: list[str]) -> np.ndarray:
+        """Unit topic vectors of short texts (sentences, bullet points), each read in full: ``encode_parts`` in
+        batches of at most ``MAX_PARTS_TOKENS`` word pieces, so that none is shortened."""
+        import numpy as np
+
+        batches: list[list[str]] = []
+        size = 0
+        for text in texts:
+            pieces = sum(len(c) for c in self.chunks(text))
+            if not batches or size + pieces > MAX_PARTS_TOKENS:
+                batches.append([])
+                size = 0
+            batches[-1].append(text)
+            size += pieces
+        if not batches:
+            return np.zeros((0, DIMENSION))
+        return np.concatenate([self.encode_parts(batch).topics for batch in batches])
+
     def _forward(self, chunks: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Mean-pooled states per chunk after layer LAYERS and the last layer; chunks share each matmul."""
         import numpy as np

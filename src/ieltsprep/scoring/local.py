@@ -485,19 +485,22 @@ def encode_answer(task: WritingTask, analysis: Analysis) -> np.ndarray:
 
 
 def cover_bullets_by_meaning(task: WritingTask, analysis: Analysis) -> None:
-    """Count as covered the bullets whose words the letter does not use but whose point some sentence makes.
-
-    A second encoder pass, only for a letter with such a bullet: those bullets and the letter's sentences.
-    """
+    """Count as covered the bullets whose words the letter does not use but whose point some sentence makes."""
     uncovered = [i for i, share in enumerate(analysis.bullet_coverage) if share == 0]
     if not uncovered:
         return
-    sentences = [task.text[s:e] for s, e, n in analysis.sentences if n >= relevance.MIN_SENTENCE_WORDS]
-    vectors = encoder.shipped_encoder().encode_parts([*(task.bullets[i] for i in uncovered), *sentences]).topics
-    covered = relevance.bullets_covered(vectors[: len(uncovered)], vectors[len(uncovered) :])
-    for i, by_meaning in zip(uncovered, covered, strict=True):
+    bullets, sentences = bullet_topics(task, analysis, [task.bullets[i] for i in uncovered])
+    for i, by_meaning in zip(uncovered, relevance.bullets_covered(bullets, sentences), strict=True):
         if by_meaning:
             analysis.bullet_coverage[i] = 1.0
+
+
+def bullet_topics(task: WritingTask, analysis: Analysis, bullets: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit topic vectors of the bullets and of the answer's sentences (those of at least MIN_SENTENCE_WORDS words),
+    each read in full: a second encoder pass that only letters with a bullet their words miss need."""
+    sentences = [task.text[s:e] for s, e, n in analysis.sentences if n >= relevance.MIN_SENTENCE_WORDS]
+    topics = encoder.shipped_encoder().topics([*bullets, *sentences])
+    return topics[: len(bullets)], topics[len(bullets) :]
 
 
 class LocalWritingScorer:

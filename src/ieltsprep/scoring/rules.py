@@ -33,8 +33,9 @@ VERY_SHORT_CAP = 3
 OFF_TOPIC_TASK_CAP = 3
 OFF_TOPIC_LR_CAP = 4
 ENTIRELY_OFF_TOPIC_CC_CAP = 2
-# GT letters: a missing bullet point is a bold cap at band 4; a bullet counts as covered when at least one of its
-# content words (lightly stemmed) appears in the letter.
+# GT letters: a missing bullet point is a bold cap at band 4. ``analysis.bullet_coverage`` says which bullets the
+# letter deals with: one of its content words (lightly stemmed) used, a request made for a request bullet
+# (features.py), or, in the local engine, some sentence close to it in the encoder's topic space (relevance.py).
 MISSING_BULLET_CAP = 4
 # Academic Task 1: "a clear overview" is needed for band 7, so without one the task criterion stops at 6.
 NO_OVERVIEW_CAP = 6
