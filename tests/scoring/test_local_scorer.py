@@ -203,6 +203,19 @@ def test_bullet_made_in_other_words_is_covered(scorer: LocalWritingScorer) -> No
     assert result.criteria["task_achievement"].band > rules.MISSING_BULLET_CAP
 
 
+@pytest.mark.parametrize(
+    ("closing", "covered"),
+    [("Could you send someone to repair it this week?", 1.0), ("I am sure it will be repaired soon.", 0.0)],
+)
+def test_request_bullet_is_covered_by_a_request(closing: str, covered: float) -> None:
+    # Analysis shared by both engines (no encoder): the request itself, not the bullet's words, covers it.
+    text = f"Dear Mrs Hill,\n\nThe heating in my flat has not worked since Monday. {closing}\n\nYours sincerely,\nAnna"
+    task = WritingTask(
+        1, "Write to your landlord.", text, 150, "general_letter", ("say what you would like the landlord to do",)
+    )
+    assert analyse(task).bullet_coverage == [covered]
+
+
 def test_overall_band_weights_task_two_double(scorer: LocalWritingScorer) -> None:
     chart = WritingTask(
         task=1,
