@@ -150,12 +150,15 @@ def test_letter_missing_a_bullet_is_capped_at_four(scorer: LocalWritingScorer) -
         text=letter,
         min_words=150,
         kind="general_letter",
-        bullets=("describe the problem", "explain how it affected you", "say what refund you want from the shop"),
+        # The letter describes the problem, and never suggests a visit.
+        bullets=("describe the problem", "explain how it affected you", "suggest a time when an engineer could visit"),
     )
     result = scorer.score("general_writing", [task]).tasks[0]
     assert "missing_bullets" in result.flags
     assert result.criteria["task_achievement"].band <= rules.MISSING_BULLET_CAP
-    assert "The letter never deals with '" in result.criteria["task_achievement"].feedback
+    feedback = result.criteria["task_achievement"].feedback
+    assert "The letter never deals with 'suggest a time when an engineer could visit'" in feedback
+    assert "'describe the problem'" not in feedback
 
 
 def _sample_letter(text: str | None = None) -> WritingTask:
