@@ -32,12 +32,14 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ieltsprep.adapters.speech.endpointing import Endpointer, EnergyVad, SpeechEnded, VadConfig  # noqa: E402
+from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict  # noqa: E402
 from ieltsprep.adapters.speech.local import turn_policy  # noqa: E402
+from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir  # noqa: E402
 from ieltsprep.adapters.speech.smart_turn import SmartTurn  # noqa: E402
 from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy  # noqa: E402
 from ieltsprep.adapters.speech.vad import SileroVad  # noqa: E402
 from ieltsprep.settings import Settings  # noqa: E402
-from thinking_pauses import RATE, Clip, thinking_pause_set  # noqa: E402
+from thinking_pauses import ANSWERS, OTHER_CUES, RATE, Clip, thinking_pause_set  # noqa: E402
 
 CHUNK = RATE // 50  # 20 ms
 
@@ -48,7 +50,7 @@ class Outcome:
 
     clip: Clip
     end_at: int | None  # sample at which the end of the turn was decided (None: never)
-    compute_seconds: float  # wall time of the judgement that ended it (0 for the energy endpointer)
+    spill_ms: float  # wall time of the judgements that ended it not hidden before the decision point (0 for energy)
 
     @property
     def cut_off(self) -> bool:
@@ -66,21 +68,37 @@ class Outcome:
         return (self.end_at - self.clip.answer_end) * 1000 / RATE
 
 
-def run_clip(clip: Clip, endpointer: Endpointer, judge: Callable[[np.ndarray], tuple[float, float]]) -> Outcome:
-    """Feed ``clip`` in 20 ms chunks; the first end of a turn with speech in it."""
-    probability, seconds = 0.0, 0.0
+Judge = Callable[[np.ndarray], tuple[float, float]]  # audio -> (probability finished, seconds)
+Reader = Callable[[np.ndarray], tuple[Verdict, float]]  # audio -> (what its last words say, seconds)
+
+
+def run_clip(
+    clip: Clip, endpointer: Endpointer, judge: Judge, reader: Reader | None = None, policy: TurnPolicy | None = None
+) -> Outcome:
+    """Feed ``clip`` in 20 ms chunks; the first end of a turn with speech in it. Without ``reader`` the last words
+    are never read (Smart Turn alone); ``policy`` says how much of each judgement's compute the wait hides."""
+    probability, seconds, read_seconds, words, spill = 0.0, 0.0, 0.0, Verdict.OPEN, 0.0
     for start in range(0, clip.pcm.size, CHUNK):
         events = endpointer.feed(clip.pcm[start : start + CHUNK])
         while True:
             for event in events:
                 if isinstance(event, SpeechEnded) and event.is_speech(endpointer.min_speech_ms):
-                    return Outcome(clip, endpointer.samples_seen, seconds)
+                    return Outcome(clip, endpointer.samples_seen, spill)
+            wanted = endpointer.take_reading()
+            if wanted is not None and reader is not None:
+                words, read_seconds = reader(wanted)
             wanted = endpointer.take_judgement()
             if wanted is not None:
                 probability, seconds = judge(wanted)
             if not endpointer.decision_due:
                 break
-            events = endpointer.decide(probability) + endpointer.feed(np.zeros(0, dtype=np.int16))
+            if policy is not None:  # the two run side by side, each started at its own point of the silence
+                spill = max(
+                    0.0,
+                    seconds * 1000 - (policy.decision_ms - policy.judge_ms),
+                    read_seconds * 1000 - (policy.decision_ms - policy.read_ms) if reader is not None else 0.0,
+                )
+            events = endpointer.decide(probability, words) + endpointer.feed(np.zeros(0, dtype=np.int16))
     return Outcome(clip, None, 0.0)
 
 
@@ -101,21 +119,38 @@ class CachedJudge:
         return self.cache[key]
 
 
+class CachedReader:
+    """The last words read by Whisper, cached by the audio read; ``texts`` keeps what was read, for the report."""
+
+    def __init__(self, model: LastWords) -> None:
+        self.model = model
+        self.cache: dict[bytes, tuple[Verdict, float]] = {}
+        self.texts: dict[bytes, str] = {}
+        self.seconds: list[float] = []
+
+    def __call__(self, audio: np.ndarray) -> tuple[Verdict, float]:
+        key = audio.tobytes()
+        if key not in self.cache:
+            text = self.model.read(audio)
+            self.texts[key] = text
+            self.cache[key] = (verdict(text), self.model.last_seconds)
+            self.seconds.append(self.model.last_seconds)
+        return self.cache[key]
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def summary(outcomes: list[Outcome], hidden_ms: float = 0.0) -> dict[str, float]:
+def summary(outcomes: list[Outcome]) -> dict[str, float]:
     """The figures of one endpointer over the set (the drawn-out clips apart)."""
     paused = [o for o in outcomes if o.clip.kind == "paused"]
     drawn = [o for o in outcomes if o.clip.kind == "drawn-out"]
     finished = [o for o in outcomes if not o.clip.pause]
     replies = [o.reply_ms for o in finished if o.reply_ms is not None]
-    with_compute = [
-        o.reply_ms + max(0.0, o.compute_seconds * 1000 - hidden_ms) for o in finished if o.reply_ms is not None
-    ]
+    with_compute = [o.reply_ms + o.spill_ms for o in finished if o.reply_ms is not None]
     return {
         "cut_paused": sum(o.cut_off for o in paused) / len(paused),
         "cut_drawn": sum(o.cut_off for o in drawn) / len(drawn) if drawn else float("nan"),
@@ -138,57 +173,89 @@ def line(name: str, figures: dict[str, float]) -> str:
 
 
 def main() -> None:
-    """Build the set, run both endpointers on it, print the figures."""
+    """Build the set, run the endpointers on it, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true", help="also print the threshold x ceiling grid")
     parser.add_argument(
         "--piper", action="store_true", help="speak the set with the Piper voice instead of espeak-ng (a comparison)"
     )
+    parser.add_argument(
+        "--other-cues", action="store_true", help="the second set: pauses after other words (never used to tune)"
+    )
+    parser.add_argument("--show", action="store_true", help="print what was read of each clip the policy got wrong")
     args = parser.parse_args()
     print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
-    clips = thinking_pause_set(piper=args.piper)
+    clips = thinking_pause_set(piper=args.piper, answers=OTHER_CUES if args.other_cues else ANSWERS)
     paused = [c for c in clips if c.kind == "paused"]
     finished = [c for c in clips if c.kind == "finished"]
     drawn = len(clips) - len(paused) - len(finished)
     pauses = [(c.pause[1] - c.pause[0]) / RATE for c in paused if c.pause]
     print(
-        f"thinking-pause set ({'Piper' if args.piper else 'espeak-ng'}): {len(paused) + len(finished)} answers "
+        f"thinking-pause set{' (other cues)' if args.other_cues else ''} ({'Piper' if args.piper else 'espeak-ng'}): "
+        f"{len(paused) + len(finished)} answers "
         f"({len(paused)} paused {min(pauses):.1f}-{max(pauses):.1f} s, {len(finished)} finished)"
         + (f", and the {drawn} paused ones again with the cue word drawn out" if drawn else "")
         + f"; made in {time.perf_counter() - started:.1f} s"
     )
+    settings = Settings()
     vad, judge = SileroVad(), CachedJudge(SmartTurn())
-    policy = turn_policy(Settings())
+    reader = CachedReader(LastWords(whisper_model_dir(model_cache_dir(settings))))
+    policy = turn_policy(settings)
     energy = [run_clip(c, EnergyVad(VadConfig.for_sensitivity("MEDIUM")), judge) for c in clips]
-    model = [run_clip(c, ModelEndpointer(vad.stream(), policy), judge) for c in clips]
+    acoustic = [run_clip(c, ModelEndpointer(vad.stream(), policy), judge, None, policy) for c in clips]
+    model = [run_clip(c, ModelEndpointer(vad.stream(), policy), judge, reader, policy) for c in clips]
     print(line("energy (500 ms hangover, MEDIUM)", summary(energy)))
-    print(line("Silero + Smart Turn (settings)", summary(model, policy.decision_ms - policy.judge_ms)))
+    print(line("Silero + Smart Turn alone", summary(acoustic)))
+    print(line("Silero + Smart Turn + last words", summary(model)))
     print(
-        f"  policy: judged at {policy.judge_ms} ms of silence, decided at {policy.decision_ms} ms, finished at p >= {policy.complete_threshold}, ceiling "
-        f"{policy.ceiling_part1_ms} ms (Part 1); Smart Turn judgement p50 {statistics.median(judge.seconds) * 1000:.0f}"
-        f" ms wall over {len(judge.seconds)} judgements"
+        f"  policy (settings): last words read at {policy.read_ms} ms of silence, Smart Turn at {policy.judge_ms} ms, "
+        f"decided at {policy.decision_ms} ms; words closing a sentence end the turn unless p < {policy.veto_threshold}"
+        f", words left open end it at p >= {policy.complete_threshold}; ceiling {policy.ceiling_part1_ms} ms (Part 1)."
+        f" Wall time p50: Smart Turn {statistics.median(judge.seconds) * 1000:.0f} ms over {len(judge.seconds)}, "
+        f"last words {statistics.median(reader.seconds) * 1000:.0f} ms "
+        f"(p95 {percentile(reader.seconds, 95) * 1000:.0f} ms) over {len(reader.seconds)}"
     )
-    by_cue: dict[str, list[bool]] = {}
-    for outcome in model:
-        if outcome.clip.kind == "paused":
-            by_cue.setdefault(outcome.clip.cue, []).append(outcome.cut_off)
-    print("  model cut-offs by cue: " + ", ".join(f"{cue} {sum(v)}/{len(v)}" for cue, v in by_cue.items()))
+    for name, outcomes in (("Smart Turn alone", acoustic), ("with last words", model)):
+        by_cue: dict[str, list[bool]] = {}
+        for outcome in outcomes:
+            if outcome.clip.pause:
+                by_cue.setdefault(outcome.clip.cue, []).append(outcome.cut_off)
+        print(
+            f"  {name}, cut-offs by cue (paused and drawn out): "
+            + ", ".join(f"{cue} {sum(v)}/{len(v)}" for cue, v in by_cue.items())
+        )
+    if args.show:
+        for outcome in model:
+            late = outcome.reply_ms is not None and outcome.reply_ms > policy.ceiling_part1_ms / 2
+            if outcome.cut_off or late:
+                read = [reader.texts[k] for k in reader.texts if k in _reads_of(outcome.clip, reader)]
+                print(f"    {outcome.clip.name} ({'cut off' if outcome.cut_off else 'late'}): {' / '.join(read)}")
     if args.sweep:
         print(
-            "sweep (Part 1 ceiling): threshold, ceiling -> false cut-offs of paused (drawn out), "
+            "sweep (Part 1 ceiling): threshold for words left open, ceiling -> false cut-offs of paused (drawn out), "
             "reply p50 / p95 (audio ms)"
         )
-        for threshold in (0.1, 0.3, 0.5, 0.7, 0.9, 1.01):
+        for threshold in (0.3, 0.5, 0.7, 0.9, 1.01):
             cells = []
-            for ceiling in (1000, 1500, 2000, 2500, 3000, 3500):
+            for ceiling in (2500, 3000, 3500, 4000):
                 swept: TurnPolicy = replace(policy, complete_threshold=threshold, ceiling_part1_ms=ceiling)
-                figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge) for c in clips])
+                figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in clips])
                 cells.append(
                     f"{ceiling}: {figures['cut_paused']:4.0%} ({figures['cut_drawn']:4.0%}) "
                     f"{figures['p50']:4.0f}/{figures['p95']:4.0f}"
                 )
             print(f"  p >= {threshold:<4}  " + " | ".join(cells))
+        for veto in (0.0, 0.02, 0.05, 0.1, 0.2):
+            swept = replace(policy, veto_threshold=veto)
+            figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in clips])
+            print(f"  words closing a sentence overruled below p {veto}: {line('', figures)}")
+
+
+def _reads_of(clip: Clip, reader: CachedReader) -> set[bytes]:
+    """The cached reads whose audio came from ``clip``."""
+    data = clip.pcm.tobytes()
+    return {key for key in reader.texts if key in data}
 
 
 if __name__ == "__main__":

@@ -62,6 +62,27 @@ ANSWERS: tuple[tuple[str, str], ...] = (
     ("The most useful thing I learnt at school was the", "ability to work in a team."),
 )
 
+# A second set, never used to choose a setting: pauses after other words a thinking speaker stops on, to see how a
+# policy does beyond the four cues of the set above (``thinking_pause_set(answers=OTHER_CUES)``).
+OTHER_CUES: tuple[tuple[str, str], ...] = (
+    ("I moved to the capital last year, so", "now I live closer to my work."),
+    ("The food was cheap, so", "we went there every weekend."),
+    ("I like my job, but", "the hours are very long."),
+    ("Cars are convenient, but", "they make the air dirty."),
+    ("For my birthday I got a", "bicycle from my parents."),
+    ("I have always wanted a", "small garden with vegetables."),
+    ("The person I admire most is my", "aunt, who runs her own business."),
+    ("On Sundays I usually visit my", "grandparents in the village."),
+    ("I feel most relaxed when", "I am walking by the sea."),
+    ("People were friendlier when", "I was growing up."),
+    ("I studied history, which", "helped me understand politics."),
+    ("We stayed in an old hotel, which", "was right next to the beach."),
+    ("I went to the concert with", "two friends from university."),
+    ("I usually share a flat with", "my younger brother."),
+    ("My favourite season is, um", "autumn, because of the colours."),
+    ("The best way to learn is, um", "to practise every day."),
+)
+
 
 @dataclass(frozen=True)
 class Clip:
@@ -100,7 +121,7 @@ def _silence(seconds: float) -> np.ndarray:
 
 
 def _cue(before: str) -> str:
-    return "I think" if before.endswith("I think") else before.split()[-1]
+    return "I think" if before.endswith("I think") else before.split()[-1].strip(",")
 
 
 def _head(before: str) -> tuple[str, str]:
@@ -124,21 +145,23 @@ class PiperSpeaker:
         return pcm[int(loud[0]) : int(loud[-1]) + 1]
 
 
-def thinking_pause_set(*, drawn_out: bool = True, piper: bool = False) -> list[Clip]:
+def thinking_pause_set(
+    *, drawn_out: bool = True, piper: bool = False, answers: tuple[tuple[str, str], ...] = ANSWERS
+) -> list[Clip]:
     """Each answer finished, then paused (in ``ANSWERS`` order), then (``drawn_out``, espeak-ng only) paused with the
     cue word drawn out, as a speaker stretches the word before a thinking pause ("becaaause..."): espeak-ng's SSML
     x-slow rate on the cue word alone. ``piper``: spoken by the Piper voice instead of espeak-ng (for comparison)."""
     say = PiperSpeaker() if piper else speak
-    count = len(ANSWERS)
+    count = len(answers)
     clips: list[Clip] = []
     lead = _silence(LEAD_SECONDS)
-    for i, (before, after) in enumerate(ANSWERS):
+    for i, (before, after) in enumerate(answers):
         voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
         whole = say(f"{before} {after}", voice, speed)
         pcm = np.concatenate([lead, whole, _silence(TAIL_SECONDS)])
         clips.append(Clip(f"finished-{i:02d}", pcm, lead.size + whole.size, None, _cue(before), "finished"))
     for kind in ("paused", "drawn-out") if drawn_out and not piper else ("paused",):
-        for i, (before, after) in enumerate(ANSWERS):
+        for i, (before, after) in enumerate(answers):
             voice, speed = VOICES[i % len(VOICES)], SPEEDS[i % len(SPEEDS)]
             pause_seconds = 1.0 + 2.0 * ((i * 7) % count) / (count - 1)  # 1.0 to 3.0 s, shuffled across cues
             if kind == "paused":

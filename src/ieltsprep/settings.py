@@ -81,15 +81,20 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(None, validation_alias=_env("IELTSPREP_MODEL_CACHE_DIR"))
 
     # --- turn-taking of the local speech engine (docs/ARCHITECTURE.md, "Turn-taking", has the figures) --------
-    # "model": Silero VAD + Smart Turn; "energy": the energy endpointer (also the fallback when the models are absent).
-    turn_detector: Literal["model", "energy"] = Field("model", validation_alias=_env("IELTSPREP_TURN_DETECTOR"))
+    # "model": Silero VAD, Smart Turn and the last words read by Whisper; "acoustic": Silero VAD and Smart Turn;
+    # "energy": the energy endpointer (also the fallback when the models are absent).
+    turn_detector: Literal["model", "acoustic", "energy"] = Field(
+        "model", validation_alias=_env("IELTSPREP_TURN_DETECTOR")
+    )
     turn_speech_threshold: float = Field(0.5, gt=0, lt=1, validation_alias=_env("IELTSPREP_TURN_SPEECH_THRESHOLD"))
     turn_decision_ms: int = Field(192, ge=32, validation_alias=_env("IELTSPREP_TURN_DECISION_MS"))
     turn_judge_ms: int = Field(192, ge=32, validation_alias=_env("IELTSPREP_TURN_JUDGE_MS"))
-    turn_complete_threshold: float = Field(0.5, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_COMPLETE_THRESHOLD"))
-    turn_ceiling_part1_ms: int = Field(2500, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART1_MS"))
-    turn_ceiling_part2_ms: int = Field(4000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART2_MS"))
-    turn_ceiling_part3_ms: int = Field(3000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART3_MS"))
+    turn_read_ms: int = Field(96, ge=32, validation_alias=_env("IELTSPREP_TURN_READ_MS"))
+    turn_complete_threshold: float = Field(0.9, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_COMPLETE_THRESHOLD"))
+    turn_veto_threshold: float = Field(0.05, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_VETO_THRESHOLD"))
+    turn_ceiling_part1_ms: int = Field(3500, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART1_MS"))
+    turn_ceiling_part2_ms: int = Field(5000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART2_MS"))
+    turn_ceiling_part3_ms: int = Field(4000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART3_MS"))
 
     # --- asynchronous work and the WebSocket API -----------------------------------------------------------
     # On AWS: the function names to invoke asynchronously, and the API Gateway management endpoint.

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ieltsprep.adapters.speech.last_words import Verdict
 from ieltsprep.speaking.protocol import Sensitivity
 
 # Silence needed to end a turn, per Nova Sonic endpointingSensitivity (HIGH = quickest to answer), after a turn with
@@ -104,9 +105,10 @@ VadEvent = SpeechStarted | PauseStarted | SpeechEnded
 class Endpointer(Protocol):
     """What the local engine needs of an endpointer: this energy one, or ``turn_detection.ModelEndpointer``.
 
-    ``take_judgement()`` may hand out audio whose end-of-turn judgement the caller should start, and ``feed`` may
-    stop where the turn's end needs it (``decision_due``): the caller then calls ``decide`` with the probability that
-    the turn is finished, and feeds on.
+    ``take_judgement()`` and ``take_reading()`` may hand out audio whose end-of-turn judgement (Smart Turn) and last
+    words (``last_words``) the caller should start, and ``feed`` may stop where the turn's end needs them
+    (``decision_due``): the caller then calls ``decide`` with the probability that the turn is finished and the
+    verdict of its words, and feeds on.
     """
 
     samples_seen: int
@@ -132,8 +134,12 @@ class Endpointer(Protocol):
         """Audio to judge for the coming decision, once (None when nothing new is wanted)."""
         ...
 
-    def decide(self, probability_complete: float) -> list[VadEvent]:
-        """Apply the judgement; the events it completes."""
+    def take_reading(self) -> np.ndarray | None:
+        """Audio whose last words to read for the coming decision, once (None when nothing new is wanted)."""
+        ...
+
+    def decide(self, probability_complete: float, words: Verdict = Verdict.OPEN) -> list[VadEvent]:
+        """Apply the judgement (and what the last words say); the events it completes."""
         ...
 
     def set_part(self, part: int) -> None:
@@ -190,7 +196,11 @@ class EnergyVad:
         """Never wanted: the hangover alone ends a turn."""
         return None
 
-    def decide(self, probability_complete: float) -> list[VadEvent]:
+    def take_reading(self) -> np.ndarray | None:
+        """Never wanted: the hangover alone ends a turn."""
+        return None
+
+    def decide(self, probability_complete: float, words: Verdict = Verdict.OPEN) -> list[VadEvent]:
         """Never due: the hangover alone ends a turn."""
         raise RuntimeError("the energy endpointer makes no end-of-turn judgements")
 

@@ -47,6 +47,7 @@ from ieltsprep.adapters.speech.endpointing import (
     VadConfig,
     VadEvent,
 )
+from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict
 from ieltsprep.adapters.speech.models import ModelUnavailable, model_cache_dir, whisper_model_dir
 from ieltsprep.adapters.speech.port import EventQueue
 from ieltsprep.adapters.speech.smart_turn import SmartTurn
@@ -89,6 +90,7 @@ class TurnModels:
     vad: SileroVad
     smart_turn: SmartTurn
     policy: TurnPolicy
+    last_words: LastWords | None = None  # None: Smart Turn alone judges (IELTSPREP_TURN_DETECTOR=acoustic)
 
     def endpointer(self) -> ModelEndpointer:
         """A new endpointer for one session."""
@@ -101,7 +103,9 @@ def turn_policy(settings: Settings) -> TurnPolicy:
         speech_threshold=settings.turn_speech_threshold,
         decision_ms=settings.turn_decision_ms,
         judge_ms=settings.turn_judge_ms,
+        read_ms=settings.turn_read_ms,
         complete_threshold=settings.turn_complete_threshold,
+        veto_threshold=settings.turn_veto_threshold,
         ceiling_part1_ms=settings.turn_ceiling_part1_ms,
         ceiling_part2_ms=settings.turn_ceiling_part2_ms,
         ceiling_part3_ms=settings.turn_ceiling_part3_ms,
@@ -109,15 +113,24 @@ def turn_policy(settings: Settings) -> TurnPolicy:
 
 
 def load_turn_models(settings: Settings) -> TurnModels | None:
-    """Silero VAD and Smart Turn, or None (logged) where they cannot load or settings ask for the energy endpointer."""
+    """Silero VAD, Smart Turn and the last-words reader, or None (logged) where the first two cannot load or
+    settings ask for the energy endpointer. Without the reader (settings ``acoustic``, or it fails to load: logged),
+    Smart Turn alone judges."""
     if settings.turn_detector == "energy":
         logger.info("turn detection: energy endpointer (IELTSPREP_TURN_DETECTOR=energy)")
         return None
     try:
-        return TurnModels(SileroVad(), SmartTurn(), turn_policy(settings))
+        vad, smart_turn = SileroVad(), SmartTurn()
     except (ModelUnavailable, ImportError) as exc:
         logger.warning("turn detection: falling back to the energy endpointer, the turn models did not load: %s", exc)
         return None
+    last_words = None
+    if settings.turn_detector == "model":
+        try:
+            last_words = LastWords(whisper_model_dir(model_cache_dir(settings)))
+        except (ModelUnavailable, ImportError, RuntimeError, OSError) as exc:
+            logger.warning("turn detection: Smart Turn alone, the last words cannot be read: %s", exc)
+    return TurnModels(vad, smart_turn, turn_policy(settings), last_words)
 
 
 class LocalSpeechEngine:
@@ -234,6 +247,8 @@ class LocalSpeechSession:
         self._play_until = 0
         self._barged = False
         self._judging: asyncio.Future[float] | None = None  # Smart Turn's verdict on the latest pause
+        self._last_words = turn_models.last_words if turn_models is not None else None
+        self._reading: asyncio.Future[str] | None = None  # the latest pause's last words, being read
         self._texts: dict[str, list[str]] = {}
         self._says: asyncio.Queue[str] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -340,20 +355,20 @@ class LocalSpeechSession:
         events = self._vad.feed(pcm)
         while True:
             self._on_vad(events)
+            to_read = self._vad.take_reading()
+            if to_read is not None and self._last_words is not None:
+                # Each in a thread, started before the decision point needs it: the words at read_ms of silence
+                # (about 0.1 s of compute), Smart Turn at judge_ms (tens of milliseconds).
+                self._reading = asyncio.ensure_future(asyncio.to_thread(self._last_words.read, to_read))
             wanted = self._vad.take_judgement()
             if wanted is not None and self._smart_turn is not None:
-                # Smart Turn takes tens of milliseconds: in a thread, started before the decision point needs it.
                 self._judging = asyncio.ensure_future(asyncio.to_thread(self._smart_turn.probability_complete, wanted))
             if not self._vad.decision_due or self._judging is None:
                 break
-            try:
-                probability = await self._judging  # audio sent meanwhile waits its turn
-            except Exception:  # a failed judgement must not stall the conversation: end the turn, as a hangover would
-                logger.exception("Smart Turn failed; the pause ends the turn")
-                probability = 1.0
+            probability, words = await self._judgement()  # audio sent meanwhile waits its turn
             if self._closed:
                 return
-            events = self._vad.decide(probability) + self._vad.feed(NO_AUDIO)
+            events = self._vad.decide(probability, words) + self._vad.feed(NO_AUDIO)
         now = self._vad.samples_seen
         if self._vad.in_speech and not self._barged and self._vad.voiced_ms_in_turn >= BARGE_IN_MS:
             self._barged = True
@@ -362,6 +377,24 @@ class LocalSpeechSession:
         self._lines_played(now)
         self._trim()
         self._wake.set()
+
+    async def _judgement(self) -> tuple[float, Verdict]:
+        """Smart Turn's probability and the last words' verdict for the decision due. A failed judgement must not
+        stall the conversation: Smart Turn failing ends the turn, as a hangover would; the words failing leave it to
+        Smart Turn."""
+        reading, self._reading = self._reading, None
+        words = Verdict.OPEN
+        if reading is not None:
+            try:
+                words = verdict(await reading)
+            except Exception:
+                logger.exception("reading the last words failed; Smart Turn alone judges the pause")
+        try:
+            probability = await self._judging if self._judging is not None else 1.0
+        except Exception:
+            logger.exception("Smart Turn failed; the pause ends the turn")
+            probability = 1.0
+        return probability, words
 
     def _on_vad(self, events: list[VadEvent]) -> None:
         for vad_event in events:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ieltsprep.adapters.speech.endpointing import PauseStarted, SpeechEnded, SpeechStarted, VadEvent
+from ieltsprep.adapters.speech.last_words import Verdict
 from ieltsprep.adapters.speech.vad import RATE, WINDOW, WINDOW_MS, VoiceStream
 
 JUDGED_SAMPLES = 8 * RATE  # Smart Turn hears the last 8 s of a turn
@@ -43,10 +44,13 @@ class TurnPolicy:
     speech_threshold: float = 0.5
     decision_ms: int = 192  # six Silero windows: the 200 ms the issue aims at, to the window
     judge_ms: int = 192  # when the judgement is asked for (earlier hides its compute, but see ARCHITECTURE.md)
-    complete_threshold: float = 0.5
-    ceiling_part1_ms: int = 2500
-    ceiling_part2_ms: int = 4000
-    ceiling_part3_ms: int = 3000
+    read_ms: int = 96  # when the last words are read (Whisper needs no silence after them; Smart Turn does)
+    complete_threshold: float = 0.9
+    # Words that close a sentence end the turn unless Smart Turn is at least this sure it is unfinished.
+    veto_threshold: float = 0.05
+    ceiling_part1_ms: int = 3500
+    ceiling_part2_ms: int = 5000
+    ceiling_part3_ms: int = 4000
     onset_ms: int = 64
     pause_ms: int = 200
     pre_roll_ms: int = 200
@@ -91,6 +95,8 @@ class ModelEndpointer:
         self._short_finished = False
         self._asked = False  # this pause's judgement has been asked for
         self._wanted: np.ndarray | None = None  # its audio, until the caller takes it
+        self._read = False  # this pause's last words have been asked for
+        self._to_read: np.ndarray | None = None  # their audio, until the caller takes it
 
     @property
     def min_speech_ms(self) -> int:
@@ -128,18 +134,31 @@ class ModelEndpointer:
         audio, self._wanted = self._wanted, None
         return audio
 
+    def take_reading(self) -> np.ndarray | None:
+        """The audio whose last words should be read for the coming decision (``last_words.LastWords``), once per
+        pause, at ``read_ms`` of silence (None when nothing new)."""
+        audio, self._to_read = self._to_read, None
+        return audio
+
     def _judgement_audio(self) -> np.ndarray:
         context = RATE * self.policy.context_ms // 1000
         start = max(0, self._turn_start - context - (self.samples_seen - self._turn.size))
         return self._turn[start:][-JUDGED_SAMPLES:]
 
-    def decide(self, probability_complete: float) -> list[VadEvent]:
-        """Apply Smart Turn's judgement of the pause reached; returns the end of the turn if it is finished."""
+    def decide(self, probability_complete: float, words: Verdict = Verdict.OPEN) -> list[VadEvent]:
+        """Apply the judgement of the pause reached, Smart Turn's ``probability_complete`` with what the last
+        ``words`` say (``last_words.verdict``); returns the end of the turn if it is finished."""
         if not self.decision_due:
             raise RuntimeError("no end-of-turn decision is due")
         self.decision_due = False
         self.judgements += 1
-        if probability_complete < self.policy.complete_threshold:
+        if words is Verdict.UNFINISHED:
+            finished = False
+        elif words is Verdict.FINISHED:
+            finished = probability_complete >= self.policy.veto_threshold
+        else:
+            finished = probability_complete >= self.policy.complete_threshold
+        if not finished:
             self._judged_unfinished = True
         elif self._voiced_windows * WINDOW_MS < self.policy.short_turn_ms:
             self._short_finished = True  # a word or two: ends after the short-turn silence unless voice returns
@@ -161,13 +180,13 @@ class ModelEndpointer:
             self.last_voiced_end = self.samples_seen
             if self.in_speech:
                 self._voiced_windows += 1
-                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = False
-                self._wanted = None
+                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = self._read = False
+                self._wanted = self._to_read = None
             elif self._voiced_run >= _windows(policy.onset_ms):
                 self.in_speech = True
                 self._voiced_windows = self._voiced_run
-                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = False
-                self._wanted = None
+                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = self._read = False
+                self._wanted = self._to_read = None
                 pre_roll = RATE * policy.pre_roll_ms // 1000
                 self._turn_start = max(0, self._run_start - pre_roll)
                 events.append(SpeechStarted(self._turn_start))
@@ -189,6 +208,9 @@ class ModelEndpointer:
             if silent_ms >= policy.decision_ms:
                 events.append(self._end())  # a click or a cough: nothing to judge
             return
+        if not self._read and silent_ms >= min(policy.read_ms, policy.decision_ms):
+            self._read = True
+            self._to_read = self._judgement_audio()
         if not self._asked and silent_ms >= min(policy.judge_ms, policy.decision_ms):
             self._asked = True
             self._wanted = self._judgement_audio()
@@ -199,8 +221,8 @@ class ModelEndpointer:
         self.in_speech = False
         ended = SpeechEnded(self.last_voiced_end, self._voiced_windows * WINDOW_MS)
         self._voiced_windows = 0
-        self._judged_unfinished = self._short_finished = self._asked = False
-        self._wanted = None
+        self._judged_unfinished = self._short_finished = self._asked = self._read = False
+        self._wanted = self._to_read = None
         return ended
 
     def _remember(self, samples: np.ndarray) -> None:

@@ -1,0 +1,160 @@
+"""The last words of a turn, read fast, and what they say about whether the candidate has finished.
+
+Smart Turn hears how a turn ends; the words say it too. "I enjoy living in my city because" is unfinished whatever
+its intonation, and a thinking speaker stops exactly there: after "because", "and", "the". Voice agents that do not
+cut people off read the transcript as well as the audio (a text end-of-utterance model beside the acoustic one).
+
+``LastWords.read`` transcribes the last few seconds of the turn with the Whisper base model the recogniser already
+uses (a second CTranslate2 instance, one thread, so it never queues behind a full transcription). Whisper normally
+encodes a 30 s window (about 1 s here); CTranslate2 also takes a shorter one, so the turn's tail plus a second of
+silence is encoded alone: about 0.1 s for 4 s of speech. The text is only for the decision, never the transcript:
+the recogniser's words (``stt.py``) are what the candidate said.
+
+``verdict(text)`` reads that text:
+- ``UNFINISHED``: it ends with a word no English sentence ends with: an article, a possessive determiner, a
+  conjunction ("because", "and", "although") or "than" (whatever Whisper's punctuation, the speaker is
+  mid-sentence); or with a filler ("um"); or Whisper wrote "..." (it heard the voice trail off) or a broken word.
+- ``FINISHED``: it ends with a full stop, question or exclamation mark (not "..."): Whisper, trained on punctuated
+  speech, heard the sentence close.
+- ``OPEN``: neither (no closing punctuation, a comma, or no words), or a closing hedge ("..., I think."); the
+  acoustic judgement decides.
+
+On a short window Whisper sometimes starts the clip again once it has read it ("My favourite place is the library
+near my house. My favourite place is"); such a restart is cut before the verdict.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+SECONDS = 4.0  # the tail of the turn that is read: enough for the last clause
+SILENCE_SECONDS = 1.0  # appended, so the model hears that the voice stopped
+TOKENS_PER_SECOND = 6  # a cap on the decoded length (fast speech is about 4 tokens a second)
+# Whisper's special tokens (multilingual vocabulary): start of transcript, English, transcribe, no timestamps.
+PROMPT = ["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
+
+# Words that cannot end an English sentence: articles, possessive determiners, conjunctions, "than". Prepositions
+# are not among them ("the people I work with."), nor "so" ("I think so.") nor "I think" ("It is good, I think.").
+DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "your",
+        "our",
+        "their",
+        "its",
+        "every",
+        "because",
+        "and",
+        "but",
+        "or",
+        "nor",
+        "although",
+        "though",
+        "whereas",
+        "unless",
+        "whether",
+        "if",
+        "than",
+        "since",
+        "while",
+    ]
+)
+# Except where a sentence can end on them after all: "even though." is rare, "though." closes a clause
+# ("It was cold, though."), "since." ("ever since."), "while." ("for a while.").
+CAN_CLOSE_AFTER_PUNCTUATION = frozenset(["though", "since", "while"])
+FILLERS = frozenset(["um", "uh", "er", "erm", "hmm", "mm", "ah"])
+# A hedge after a comma ("When I was a child, I think.") may close a sentence ("It is good, I think.") or hold the
+# floor while the speaker finds the rest ("In my opinion, I think ... children should"), as second-language
+# speakers often do: the words cannot tell, so the audio decides.
+HEDGES = ("i think", "i mean", "i guess", "i believe", "you know")
+CLOSING = (".", "?", "!")
+TRAILING = ("...", "\u2026", "-")  # Whisper's mark of a voice that trails off, or a word broken off
+WORD = re.compile(r"[a-z']+")
+
+
+class Verdict(enum.Enum):
+    """What the words of a turn so far say about its end."""
+
+    UNFINISHED = "unfinished"
+    FINISHED = "finished"
+    OPEN = "open"
+
+
+def without_restart(text: str) -> str:
+    """``text`` cut where Whisper starts reading the clip again: where three words recur that it has read before,
+    or its first two words just after a sentence end."""
+    tokens = text.split()
+    plain = [w.lower().strip(",.?!") for w in tokens]
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(tokens)):
+        if i >= 3:
+            seen.add(tuple(plain[i - 3 : i]))
+        if tuple(plain[i : i + 3]) in seen or (
+            i >= 2 and tokens[i - 1].endswith(CLOSING) and plain[i : i + 2] == plain[:2]
+        ):
+            return " ".join(tokens[:i])
+    return text.strip()
+
+
+def verdict(text: str) -> Verdict:
+    """Whether the words of the turn so far (as read by ``LastWords``) end it; see the module docstring."""
+    text = without_restart(text)
+    words = WORD.findall(text.lower())
+    if not words:
+        return Verdict.OPEN
+    last = words[-1]
+    trailing = text.endswith(TRAILING)
+    closed = text.endswith(CLOSING) and not trailing
+    if trailing or last in FILLERS or (last in DANGLING and not (closed and last in CAN_CLOSE_AFTER_PUNCTUATION)):
+        return Verdict.UNFINISHED
+    if not closed or " ".join(words[-2:]) in HEDGES:
+        return Verdict.OPEN
+    return Verdict.FINISHED
+
+
+class LastWords:
+    """Whisper base on the tail of a turn, one thread; ``read`` is safe to call from several threads."""
+
+    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+        import ctranslate2
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        self._ct2 = ctranslate2
+        self._model = ctranslate2.models.Whisper(
+            str(model_dir), device="cpu", compute_type="int8", intra_threads=threads
+        )
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._prompt = [self._tokenizer.token_to_id(t) for t in PROMPT]
+        self._end_of_text = self._tokenizer.token_to_id("<|endoftext|>")
+        self._features = FeatureExtractor(feature_size=80)
+        self.last_seconds = 0.0  # wall time of the latest read
+
+    def read(self, pcm: np.ndarray) -> str:
+        """The words of the last ``SECONDS`` of 16 kHz 16-bit ``pcm`` (the turn so far), with Whisper's punctuation."""
+        started = time.perf_counter()
+        tail = pcm[-int(SECONDS * RATE) :].astype(np.float32) / 32768.0
+        audio = np.concatenate([tail, np.zeros(int(SILENCE_SECONDS * RATE), dtype=np.float32)])
+        features = np.asarray(self._features(audio, padding=0), dtype=np.float32)
+        frames = features.shape[-1] // 2 * 2  # the encoder halves the frames: an even count
+        batch = np.ascontiguousarray(features[None, :, :frames])
+        encoded = self._model.encode(self._ct2.StorageView.from_array(batch), to_cpu=False)
+        (result,) = self._model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=1,
+            max_length=len(self._prompt) + int(tail.size / RATE * TOKENS_PER_SECOND) + 4,
+            suppress_blank=True,
+        )
+        tokens = [t for t in result.sequences_ids[0] if t < self._end_of_text]
+        self.last_seconds = time.perf_counter() - started
+        return str(self._tokenizer.decode(tokens)).strip()

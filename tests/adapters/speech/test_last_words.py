@@ -1,0 +1,172 @@
+"""The last words of a turn: what they say about its end, read by Whisper fast, and how the endpointer uses them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import numpy as np
+import pytest
+from speech_audio import silence, speak, trimmed
+
+from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict, without_restart
+from ieltsprep.adapters.speech.local import LocalSpeechSession, TurnModels
+from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
+from ieltsprep.adapters.speech.stt import Transcript
+from ieltsprep.adapters.speech.tts import EspeakSynthesizer, ExaminerVoice
+from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
+from ieltsprep.adapters.speech.vad import SileroVad
+from ieltsprep.settings import Settings
+from ieltsprep.speaking.protocol import InputEvents, OutputTracker, SessionConfig, UserTurnEnded, Word
+
+POLICY = TurnPolicy(
+    decision_ms=200, judge_ms=192, read_ms=96, complete_threshold=0.9, veto_threshold=0.2, ceiling_part1_ms=2000
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I enjoy living in my city because", Verdict.UNFINISHED),
+        ("My favourite place is the", Verdict.UNFINISHED),
+        ("I usually cook at home and.", Verdict.UNFINISHED),  # Whisper's full stop cannot close on "and"
+        ("In my opinion, I think...", Verdict.UNFINISHED),  # the voice trailed off
+        ("My favourite season is, um", Verdict.UNFINISHED),
+        ("What I like most about my job is the people I work with.", Verdict.FINISHED),
+        ("It was cold, though.", Verdict.FINISHED),
+        ("Yes, I do!", Verdict.FINISHED),
+        ("When I was a child, I think.", Verdict.OPEN),  # a hedge may close a sentence or hold the floor
+        ("I went there with", Verdict.OPEN),  # a preposition can end a sentence: the audio decides
+        ("", Verdict.OPEN),
+    ],
+)
+def test_what_the_last_words_say(text: str, expected: Verdict) -> None:
+    assert verdict(text) is expected
+
+
+def test_a_restarted_read_is_cut_where_whisper_starts_again() -> None:
+    assert without_restart("My favourite place is the. My favourite place is") == "My favourite place is the."
+    assert (
+        without_restart("The government should build more schools and government should build more")
+        == "The government should build more schools and"
+    )
+    assert without_restart("I like tea and I like coffee.") == "I like tea and I like coffee."
+    assert verdict("I chose engineering because I chose engineering because I chose") is Verdict.UNFINISHED
+
+
+@pytest.fixture(scope="module")
+def reader(speech_settings: Settings) -> LastWords:
+    return LastWords(whisper_model_dir(model_cache_dir(speech_settings)))
+
+
+def test_whisper_reads_whether_a_spoken_answer_is_finished(reader: LastWords) -> None:
+    fragment = trimmed(speak("I enjoy living in my city because..."))
+    answer = trimmed(speak("I enjoy living in my city because there are so many parks and museums."))
+    read = reader.read(np.concatenate([fragment, silence(0.1)]))
+    assert verdict(read) is Verdict.UNFINISHED, read
+    assert "because" in read.lower()
+    read = reader.read(np.concatenate([answer, silence(0.1)]))
+    assert verdict(read) is Verdict.FINISHED, read
+    assert "museums" in read.lower()
+    assert reader.read(silence(1.0)) == reader.read(silence(1.0))  # no words: the same (empty or not) every time
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVad:
+    return SileroVad()
+
+
+def decision(vad: SileroVad, probability: float, words: Verdict) -> bool:
+    """Whether a pause after a spoken answer ends the turn for this judgement and these words."""
+    endpointer = ModelEndpointer(vad.stream(), POLICY)
+    answer = trimmed(speak("I usually spend my weekends at home."))
+    endpointer.feed(np.concatenate([silence(0.5), answer]))
+    while (to_read := endpointer.take_reading()) is None:
+        endpointer.feed(silence(0.032))
+    assert to_read.size > answer.size  # the words are asked for first, at read_ms, with the whole answer ...
+    assert endpointer.take_judgement() is None and not endpointer.decision_due  # ... before Smart Turn
+    while not endpointer.decision_due:
+        endpointer.feed(silence(0.032))
+    assert endpointer.take_judgement() is not None
+    return bool(endpointer.decide(probability, words))
+
+
+def test_the_words_and_smart_turn_decide_together(vad: SileroVad) -> None:
+    assert not decision(vad, 0.99, Verdict.UNFINISHED)  # "... because": held, however finished it sounds
+    assert decision(vad, 0.5, Verdict.FINISHED)  # a closed sentence ends the turn ...
+    assert not decision(vad, 0.1, Verdict.FINISHED)  # ... unless Smart Turn is sure it is unfinished
+    assert decision(vad, 0.95, Verdict.OPEN)  # words that cannot tell: Smart Turn must be sure
+    assert not decision(vad, 0.8, Verdict.OPEN)
+
+
+class OneWordRecogniser:
+    busy = False
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
+        return Transcript((Word(" word", offset_ms, offset_ms + 100, 0.9),), -0.1, 0.01)
+
+
+class SureJudge:
+    """Smart Turn standing in: every pause sounds finished."""
+
+    def probability_complete(self, pcm: np.ndarray) -> float:
+        return 0.99
+
+
+class ScriptedReader:
+    """The last-words reader standing in: the same words for every pause (an exception when ``text`` is None)."""
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+        self.calls = 0
+
+    def read(self, pcm: np.ndarray) -> str:
+        self.calls += 1
+        if self.text is None:
+            raise RuntimeError("ctranslate2 failed")
+        return self.text
+
+
+def session_turns(audio: np.ndarray, reader: ScriptedReader, vad: SileroVad) -> list[UserTurnEnded]:
+    """The turn ends a local session announces for ``audio`` with these last words."""
+
+    async def main() -> list[UserTurnEnded]:
+        models_ = TurnModels(vad, SureJudge(), POLICY, reader)  # type: ignore[arg-type]
+        session = LocalSpeechSession(
+            SessionConfig(system_prompt="You are Maya."),
+            OneWordRecogniser(),  # type: ignore[arg-type]
+            ExaminerVoice(EspeakSynthesizer(), None),
+            models_,
+        )
+        session.start()
+        build = InputEvents(session.prompt_name)
+        tracker, seen = OutputTracker(), []
+
+        async def collect() -> None:
+            async for event in session.events():
+                seen.extend(tracker.feed(event))
+
+        collector = asyncio.create_task(collect())
+        for start in range(0, audio.size, 640):
+            await session.send(build.audio_input(session.audio_content_name, audio[start : start + 640].tobytes()))
+        await asyncio.sleep(0.1)
+        await session.close()
+        await collector
+        return [e for e in seen if isinstance(e, UserTurnEnded)]
+
+    return asyncio.run(main())
+
+
+def test_the_local_engine_waits_through_a_pause_after_an_unfinished_phrase(
+    vad: SileroVad, caplog: pytest.LogCaptureFixture
+) -> None:
+    fragment, rest = trimmed(speak("I enjoy living in my city because")), trimmed(speak("there are many parks."))
+    audio = np.concatenate([silence(0.5), fragment, silence(1.5), rest, silence(2.5)])
+    dangling = ScriptedReader("I enjoy living in my city because")
+    assert len(session_turns(audio, dangling, vad)) == 1  # one turn: the pause after "because" did not end it
+    assert dangling.calls == 2
+    closed = ScriptedReader("I enjoy living in my city.")
+    assert len(session_turns(audio, closed, vad)) == 2
+    with caplog.at_level(logging.ERROR):
+        assert len(session_turns(audio, ScriptedReader(None), vad)) == 2  # a failed read: Smart Turn alone judges
+    assert "reading the last words failed" in caplog.text
