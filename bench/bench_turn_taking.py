@@ -51,6 +51,7 @@ class Outcome:
     clip: Clip
     end_at: int | None  # sample at which the end of the turn was decided (None: never)
     spill_ms: float  # wall time of the judgements that ended it not hidden before the decision point (0 for energy)
+    reads: tuple[str, ...] = ()  # the last words read at each pause (with a reader)
 
     @property
     def cut_off(self) -> bool:
@@ -69,7 +70,7 @@ class Outcome:
 
 
 Judge = Callable[[np.ndarray], tuple[float, float]]  # audio -> (probability finished, seconds)
-Reader = Callable[[np.ndarray], tuple[Verdict, float]]  # audio -> (what its last words say, seconds)
+Reader = Callable[[np.ndarray], tuple[Verdict, float, str]]  # audio -> (what its last words say, seconds, text)
 
 
 def run_clip(
@@ -78,15 +79,17 @@ def run_clip(
     """Feed ``clip`` in 20 ms chunks; the first end of a turn with speech in it. Without ``reader`` the last words
     are never read (Smart Turn alone); ``policy`` says how much of each judgement's compute the wait hides."""
     probability, seconds, read_seconds, words, spill = 0.0, 0.0, 0.0, Verdict.OPEN, 0.0
+    reads: list[str] = []
     for start in range(0, clip.pcm.size, CHUNK):
         events = endpointer.feed(clip.pcm[start : start + CHUNK])
         while True:
             for event in events:
                 if isinstance(event, SpeechEnded) and event.is_speech(endpointer.min_speech_ms):
-                    return Outcome(clip, endpointer.samples_seen, spill)
+                    return Outcome(clip, endpointer.samples_seen, spill, tuple(reads))
             wanted = endpointer.take_reading()
             if wanted is not None and reader is not None:
-                words, read_seconds = reader(wanted)
+                words, read_seconds, text = reader(wanted)
+                reads.append(text)
             wanted = endpointer.take_judgement()
             if wanted is not None:
                 probability, seconds = judge(wanted)
@@ -99,7 +102,7 @@ def run_clip(
                     read_seconds * 1000 - (policy.decision_ms - policy.read_ms) if reader is not None else 0.0,
                 )
             events = endpointer.decide(probability, words) + endpointer.feed(np.zeros(0, dtype=np.int16))
-    return Outcome(clip, None, 0.0)
+    return Outcome(clip, None, 0.0, tuple(reads))
 
 
 class CachedJudge:
@@ -120,20 +123,18 @@ class CachedJudge:
 
 
 class CachedReader:
-    """The last words read by Whisper, cached by the audio read; ``texts`` keeps what was read, for the report."""
+    """The last words read by Whisper, cached by the audio read."""
 
     def __init__(self, model: LastWords) -> None:
         self.model = model
-        self.cache: dict[bytes, tuple[Verdict, float]] = {}
-        self.texts: dict[bytes, str] = {}
+        self.cache: dict[bytes, tuple[Verdict, float, str]] = {}
         self.seconds: list[float] = []
 
-    def __call__(self, audio: np.ndarray) -> tuple[Verdict, float]:
+    def __call__(self, audio: np.ndarray) -> tuple[Verdict, float, str]:
         key = audio.tobytes()
         if key not in self.cache:
             text = self.model.read(audio)
-            self.texts[key] = text
-            self.cache[key] = (verdict(text), self.model.last_seconds)
+            self.cache[key] = (verdict(text), self.model.last_seconds, text)
             self.seconds.append(self.model.last_seconds)
         return self.cache[key]
 
@@ -229,8 +230,9 @@ def main() -> None:
         for outcome in model:
             late = outcome.reply_ms is not None and outcome.reply_ms > policy.ceiling_part1_ms / 2
             if outcome.cut_off or late:
-                read = [reader.texts[k] for k in reader.texts if k in _reads_of(outcome.clip, reader)]
-                print(f"    {outcome.clip.name} ({'cut off' if outcome.cut_off else 'late'}): {' / '.join(read)}")
+                print(
+                    f"    {outcome.clip.name} ({'cut off' if outcome.cut_off else 'late'}): {' / '.join(outcome.reads)}"
+                )
     if args.sweep:
         print(
             "sweep (Part 1 ceiling): threshold for words left open, ceiling -> false cut-offs of paused (drawn out), "
@@ -250,12 +252,6 @@ def main() -> None:
             swept = replace(policy, veto_threshold=veto)
             figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in clips])
             print(f"  words closing a sentence overruled below p {veto}: {line('', figures)}")
-
-
-def _reads_of(clip: Clip, reader: CachedReader) -> set[bytes]:
-    """The cached reads whose audio came from ``clip``."""
-    data = clip.pcm.tobytes()
-    return {key for key in reader.texts if key in data}
 
 
 if __name__ == "__main__":
