@@ -116,6 +116,7 @@ class Analysis:
     overview_start: int | None = None
     sequence_markers: int = 0
     complex_share: float = 0.0
+    complex_spans: list[tuple[int, int]] = field(default_factory=list)  # sentences with a subordinate clause
     local_coherence: float | None = None
     content_lemmas: list[str] = field(default_factory=list)  # correctly spelt nouns, verbs, adjectives, adverbs
     grammar_checked: bool = True  # False where the grammar checker is not installed (see analyse)
@@ -343,6 +344,9 @@ def analyse(task: WritingTask) -> Analysis:
     if doc is not None:
         structure = syntax.structure(doc)
         analysis.complex_share = structure["complex_share"]
+        analysis.complex_spans = [
+            (s.start_char, s.end_char) for s in doc.sents if any(t.dep_ in syntax.SUBORDINATE for t in s)
+        ]
         counted = {t.i for t in doc if t.pos_ in syntax.CONTENT_POS and t.is_alpha and t.idx not in misspelt_at}
         analysis.content_lemmas = [t.lemma_.lower() for t in doc if t.i in counted]
         lemmas_by_sentence = [{t.lemma_.lower() for t in sent if t.i in counted} for sent in doc.sents]

@@ -15,12 +15,15 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ieltsprep.scoring.features import Analysis, Token
+from ieltsprep.scoring.features import OVERLONG_SENTENCE_WORDS, Analysis, Token
 from ieltsprep.scoring.port import FeedbackPoint, WritingTask, criterion_keys
 
 MAX_POINTS = 3
 # A body paragraph shorter than this rarely holds an idea, its reason and an example.
 UNDEVELOPED_WORDS = 30
+# A body paragraph this long has room for its own support, named or not ("A student can practise vocabulary on a
+# phone ..." is an example without "for example"): it is not told to add one.
+DEVELOPED_WORDS = 60
 QUOTE_WORDS = 22
 GRAMMAR_NAMES = {
     "agreement": "subject-verb agreement",
@@ -250,7 +253,9 @@ def _essay_points(a: Analysis, first: tuple[int, int], last: tuple[int, int]) ->
         )
     bodies = a.paragraph_spans[1:-1] if len(a.paragraph_spans) >= 3 else []
     undeveloped = [(s, e) for s, e in bodies if len(a.text_of(s, e).split()) < UNDEVELOPED_WORDS]
-    unsupported = [(s, e) for s, e in bodies if not a.has_example(s, e)]
+    unsupported = [
+        (s, e) for s, e in bodies if not a.has_example(s, e) and len(a.text_of(s, e).split()) < DEVELOPED_WORDS
+    ]
     if undeveloped:
         s = _sentence_at(a, undeveloped[0][0])
         points.append(
@@ -383,6 +388,16 @@ def _grammar_points(a: Analysis) -> list[_Candidate]:
                 "'although' only where the ideas belong together.",
             )
         )
+    clean = _clean_complex_sentence(a)
+    if clean is not None:
+        points.append(
+            _Candidate(
+                2,
+                *clean,
+                "This complex sentence has no error the checker found: the higher bands need 'a variety of "
+                "complex structures' and 'frequent error-free sentences', so build more of your sentences like it.",
+            )
+        )
     if a.complex_share < 0.3 and len(a.sentences) >= 4:
         simple = next((s for s in a.sentences if 6 <= s[2] <= 16), a.sentences[0])
         points.append(
@@ -395,6 +410,18 @@ def _grammar_points(a: Analysis) -> list[_Candidate]:
             )
         )
     return points
+
+
+def _clean_complex_sentence(a: Analysis) -> tuple[int, int] | None:
+    """The longest sentence with a subordinate clause and no error found in it (grammar or spelling), short of the
+    length that is hard to control."""
+    errors = [h.start for h in a.grammar] + [t.start for t in a.misspelled]
+    clean = [
+        (s, e)
+        for s, e in a.complex_spans
+        if len(a.text_of(s, e).split()) < OVERLONG_SENTENCE_WORDS and not any(s <= at < e for at in errors)
+    ]
+    return max(clean, key=lambda span: span[1] - span[0], default=None)
 
 
 def criterion_feedback(

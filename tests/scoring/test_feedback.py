@@ -1,0 +1,46 @@
+"""Feedback points both engines share: each grounded in the text, none telling a candidate to fix what is done."""
+
+from __future__ import annotations
+
+from ieltsprep.assessments.sample import sample_paper
+from ieltsprep.scoring.features import analyse
+from ieltsprep.scoring.feedback import criterion_feedback
+from ieltsprep.scoring.port import FeedbackPoint, WritingTask
+
+BANDS = {"task_response": 6, "coherence_cohesion": 6, "lexical_resource": 6, "grammatical_range_accuracy": 6}
+
+
+def points(task: WritingTask) -> dict[str, list[FeedbackPoint]]:
+    bands = BANDS if task.task == 2 else {k.replace("task_response", "task_achievement"): v for k, v in BANDS.items()}
+    return {key: found for key, (found, _) in criterion_feedback(task, analyse(task), bands, ()).items()}
+
+
+def essay(text: str) -> WritingTask:
+    return WritingTask(
+        2, "Some people think a teacher is no longer needed to learn a language. Discuss.", text, 250, "essay"
+    )
+
+
+def test_a_long_body_paragraph_with_its_own_examples_is_not_told_to_add_one() -> None:
+    sample = next(t for t in sample_paper()["tasks"] if t["kind"] == "essay")
+    advice = " ".join(p.advice for p in points(essay(sample["text"]))["task_response"])
+    assert "Support this main idea" not in advice
+    # The same paragraph cut to two sentences is told to develop it.
+    short = essay(
+        "Learning a language is hard, and people disagree about teachers. I believe a teacher helps most.\n\n"
+        "On the one hand, learning alone online is cheap and flexible. It suits many people.\n\n"
+        "On the other hand, a classroom gives speaking practice, and the teacher corrects mistakes immediately, "
+        "which an app cannot do, so students improve their pronunciation and their confidence quickly.\n\n"
+        "In conclusion, I believe that a teacher is still the best way to learn."
+    )
+    assert any("does not develop it" in p.advice for p in points(short)["task_response"])
+
+
+def test_a_complex_sentence_without_errors_is_shown_as_the_model_to_follow() -> None:
+    text = (
+        "Many students who study alone make slow progress, because nobody corrects them. "
+        "A teacher which know the student's weaknesses plan the lessons. Apps are cheap."
+    )
+    found = points(essay(text))["grammatical_range_accuracy"]
+    [model] = [p for p in found if "no error the checker found" in p.advice]
+    assert model.quote.startswith("Many students who study alone")  # not the longer sentence with its errors
