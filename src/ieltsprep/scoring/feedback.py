@@ -217,8 +217,8 @@ def _letter_points(task: WritingTask, a: Analysis, first: tuple[int, int], last:
                 _Candidate(
                     9,
                     *last,
-                    f"The letter never deals with '{bullet}'; cover every bullet point in its own paragraph, or the "
-                    "task band is held at 4.",
+                    f"The letter never deals with '{bullet}': give it a paragraph of its own before you close the "
+                    "letter. Every bullet point must be covered, or the task band is held at 4.",
                 )
             )
     if not a.has_salutation:
