@@ -44,3 +44,20 @@ def test_a_complex_sentence_without_errors_is_shown_as_the_model_to_follow() -> 
     found = points(essay(text))["grammatical_range_accuracy"]
     [model] = [p for p in found if "no error the checker found" in p.advice]
     assert model.quote.startswith("Many students who study alone")  # not the longer sentence with its errors
+
+
+def test_what_works_is_shown_too_each_point_on_the_candidates_own_sentence() -> None:
+    letter = next(t for t in sample_paper()["tasks"] if t["kind"] == "general_letter")
+    task = WritingTask(1, letter["prompt"], letter["text"], 150, "general_letter", tuple(letter["bullets"]))
+    found = points(task)
+    [purpose] = [p for p in found["task_achievement"] if "purpose of the letter is clear" in p.advice]
+    assert purpose.quote.startswith("I am writing to complain")
+    [link] = [p for p in found["coherence_cohesion"] if "cohesive devices" in p.advice]
+    assert link.quote.startswith("As a result") and "'As a result'" in link.advice
+    sample = next(t for t in sample_paper()["tasks"] if t["kind"] == "essay")
+    found = points(essay(sample["text"]))
+    [position] = [p for p in found["task_response"] if "Your position is clear" in p.advice]
+    assert position.quote.startswith("In my opinion")
+    # A link word inside a sentence ("is still necessary") is not taken for a link between sentences.
+    [link] = [p for p in found["coherence_cohesion"] if "cohesive devices" in p.advice]
+    assert link.quote.startswith("In addition")

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ieltsprep.scoring.features import OVERLONG_SENTENCE_WORDS, Analysis, Token
+from ieltsprep.scoring.features import OVERLONG_SENTENCE_WORDS, Analysis, Token, lexicon
 from ieltsprep.scoring.port import FeedbackPoint, WritingTask, criterion_keys
 
 MAX_POINTS = 3
@@ -46,6 +46,13 @@ PLAIN_WORDS: dict[str, str] = {
     "kids": "children (more formal)",
     "stuff": "material, items or belongings",
 }
+# A letter that says what it is for ("I am writing to complain ...").
+_PURPOSE = re.compile(
+    r"\b(?:I am|I'm|I\u2019m) writing\b|\bI (?:would like|want) to (?:complain|apply|ask|thank|"
+    r"invite|inform|request|apologi[sz]e)\b",
+    re.IGNORECASE,
+)
+SUBORDINATORS = frozenset(lexicon()["subordinators"])
 _VISUAL_UNITS = {
     "process": ("stages", "the number of stages and where the process begins and ends"),
     "map": ("changes", "the most significant changes between the maps"),
@@ -221,6 +228,16 @@ def _letter_points(task: WritingTask, a: Analysis, first: tuple[int, int], last:
                     "letter. Every bullet point must be covered, or the task band is held at 4.",
                 )
             )
+    purpose = _PURPOSE.search(a.text)
+    if purpose is not None:
+        points.append(
+            _Candidate(
+                1,
+                *_sentence_at(a, purpose.start()),
+                "The purpose of the letter is clear from this sentence: the higher bands ask for 'a clear purpose', "
+                "so state it this plainly at the start of every letter.",
+            )
+        )
     if not a.has_salutation:
         points.append(_Candidate(5, *first, "Open the letter with a greeting that suits the reader ('Dear ...,')."))
     if not a.has_sign_off:
@@ -232,6 +249,16 @@ def _letter_points(task: WritingTask, a: Analysis, first: tuple[int, int], last:
 
 def _essay_points(a: Analysis, first: tuple[int, int], last: tuple[int, int]) -> list[_Candidate]:
     points: list[_Candidate] = []
+    stated = _first_of(a, a.position_phrases)
+    if stated is not None:
+        points.append(
+            _Candidate(
+                1,
+                *_sentence_at(a, stated),
+                "Your position is clear here: the higher bands ask for 'a clear position throughout the response', "
+                "so make every body paragraph argue for it.",
+            )
+        )
     intro_end = a.paragraph_spans[0][1] if a.paragraph_spans else first[1]
     if not a.position_phrases:
         s = _sentence_at(a, max(intro_end - 2, 0))
@@ -303,6 +330,31 @@ def _coherence_points(task: WritingTask, a: Analysis) -> list[_Candidate]:
                     "follow on without one: over-used linking words read as mechanical.",
                 )
             )
+    # A link that opens a sentence ("As a result, ...", "On the other hand, ...") joins it to the one before; inside
+    # a sentence the same words may not link anything ("still necessary"), and an opening "Since" or "Because"
+    # starts a clause of its own sentence.
+    linked = next(
+        (
+            (start, end, w)
+            for start, end, _ in a.sentences[1:]
+            for w in a.linking
+            if w not in overused
+            and w not in SUBORDINATORS
+            and re.match(rf"{re.escape(w)}\b", a.text[start:end], re.IGNORECASE)
+        ),
+        None,
+    )
+    if linked is not None:
+        start, end, word = linked
+        points.append(
+            _Candidate(
+                1,
+                start,
+                end,
+                f"'{a.text[start : start + len(word)]}' shows how this idea follows from the one before: the higher "
+                "bands ask for 'a range of cohesive devices' used appropriately, so make each of your links this clear.",
+            )
+        )
     if not a.linking and len(a.sentences) >= 5:
         points.append(
             _Candidate(
@@ -410,6 +462,11 @@ def _grammar_points(a: Analysis) -> list[_Candidate]:
             )
         )
     return points
+
+
+def _first_of(a: Analysis, phrases: Iterable[str]) -> int | None:
+    """Offset of the earliest of ``phrases`` in the text (None when none occurs)."""
+    return min((at for p in phrases if (at := a.first_phrase_at(p)) is not None), default=None)
 
 
 def _clean_complex_sentence(a: Analysis) -> tuple[int, int] | None:
