@@ -53,6 +53,9 @@ _PURPOSE = re.compile(
     re.IGNORECASE,
 )
 SUBORDINATORS = frozenset(lexicon()["subordinators"])
+# A sentence that announces the essay ("In this essay, I am going to ... explain why I believe ...") states no
+# position yet.
+_ANNOUNCEMENT = re.compile(r"\b(?:this essay|I am going to|I will (?:discuss|examine|explain|argue))\b", re.IGNORECASE)
 _VISUAL_UNITS = {
     "process": ("stages", "the number of stages and where the process begins and ends"),
     "map": ("changes", "the most significant changes between the maps"),
@@ -228,7 +231,7 @@ def _letter_points(task: WritingTask, a: Analysis, first: tuple[int, int], last:
                     "letter. Every bullet point must be covered, or the task band is held at 4.",
                 )
             )
-    purpose = _PURPOSE.search(a.text)
+    purpose = next((m for m in _PURPOSE.finditer(a.text) if _error_free(a, *_sentence_at(a, m.start()))), None)
     if purpose is not None:
         points.append(
             _Candidate(
@@ -249,12 +252,21 @@ def _letter_points(task: WritingTask, a: Analysis, first: tuple[int, int], last:
 
 def _essay_points(a: Analysis, first: tuple[int, int], last: tuple[int, int]) -> list[_Candidate]:
     points: list[_Candidate] = []
-    stated = _first_of(a, a.position_phrases)
+    stated = next(
+        (
+            (start, end)
+            for start, end, _ in a.sentences
+            if any(re.search(rf"\b{re.escape(p)}\b", a.text[start:end], re.IGNORECASE) for p in a.position_phrases)
+            and not _ANNOUNCEMENT.search(a.text[start:end])
+            and _error_free(a, start, end)
+        ),
+        None,
+    )
     if stated is not None:
         points.append(
             _Candidate(
                 1,
-                *_sentence_at(a, stated),
+                *stated,
                 "Your position is clear here: the higher bands ask for 'a clear position throughout the response', "
                 "so make every body paragraph argue for it.",
             )
@@ -340,6 +352,7 @@ def _coherence_points(task: WritingTask, a: Analysis) -> list[_Candidate]:
             for w in a.linking
             if w not in overused
             and w not in SUBORDINATORS
+            and _error_free(a, start, end)
             and re.match(rf"{re.escape(w)}\b", a.text[start:end], re.IGNORECASE)
         ),
         None,
@@ -464,19 +477,18 @@ def _grammar_points(a: Analysis) -> list[_Candidate]:
     return points
 
 
-def _first_of(a: Analysis, phrases: Iterable[str]) -> int | None:
-    """Offset of the earliest of ``phrases`` in the text (None when none occurs)."""
-    return min((at for p in phrases if (at := a.first_phrase_at(p)) is not None), default=None)
+def _error_free(a: Analysis, start: int, end: int) -> bool:
+    """No grammar error or misspelling found between the offsets: a sentence fit to be shown as what works."""
+    return not any(start <= h.start < end for h in a.grammar) and not any(start <= t.start < end for t in a.misspelled)
 
 
 def _clean_complex_sentence(a: Analysis) -> tuple[int, int] | None:
     """The longest sentence with a subordinate clause and no error found in it (grammar or spelling), short of the
     length that is hard to control."""
-    errors = [h.start for h in a.grammar] + [t.start for t in a.misspelled]
     clean = [
         (s, e)
         for s, e in a.complex_spans
-        if len(a.text_of(s, e).split()) < OVERLONG_SENTENCE_WORDS and not any(s <= at < e for at in errors)
+        if len(a.text_of(s, e).split()) < OVERLONG_SENTENCE_WORDS and _error_free(a, s, e)
     ]
     return max(clean, key=lambda span: span[1] - span[0], default=None)
 
