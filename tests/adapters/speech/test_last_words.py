@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import numpy as np
 import pytest
 from speech_audio import silence, speak, trimmed
+from turn_session import turn_ends
 
 from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict, without_restart
-from ieltsprep.adapters.speech.local import LocalSpeechSession, TurnModels
+from ieltsprep.adapters.speech.local import TurnModels
 from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
-from ieltsprep.adapters.speech.stt import Transcript
-from ieltsprep.adapters.speech.tts import EspeakSynthesizer, ExaminerVoice
 from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
 from ieltsprep.adapters.speech.vad import SileroVad
 from ieltsprep.settings import Settings
-from ieltsprep.speaking.protocol import InputEvents, OutputTracker, SessionConfig, UserTurnEnded, Word
+from ieltsprep.speaking.protocol import UserTurnEnded
 
 POLICY = TurnPolicy(
     decision_ms=200, judge_ms=192, read_ms=96, complete_threshold=0.9, veto_threshold=0.2, ceiling_part1_ms=2000
@@ -99,13 +97,6 @@ def test_the_words_and_smart_turn_decide_together(vad: SileroVad) -> None:
     assert not decision(vad, 0.8, Verdict.OPEN)
 
 
-class OneWordRecogniser:
-    busy = False
-
-    def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
-        return Transcript((Word(" word", offset_ms, offset_ms + 100, 0.9),), -0.1, 0.01)
-
-
 class SureJudge:
     """Smart Turn standing in: every pause sounds finished."""
 
@@ -129,32 +120,7 @@ class ScriptedReader:
 
 def session_turns(audio: np.ndarray, reader: ScriptedReader, vad: SileroVad) -> list[UserTurnEnded]:
     """The turn ends a local session announces for ``audio`` with these last words."""
-
-    async def main() -> list[UserTurnEnded]:
-        models_ = TurnModels(vad, SureJudge(), POLICY, reader)  # type: ignore[arg-type]
-        session = LocalSpeechSession(
-            SessionConfig(system_prompt="You are Maya."),
-            OneWordRecogniser(),  # type: ignore[arg-type]
-            ExaminerVoice(EspeakSynthesizer(), None),
-            models_,
-        )
-        session.start()
-        build = InputEvents(session.prompt_name)
-        tracker, seen = OutputTracker(), []
-
-        async def collect() -> None:
-            async for event in session.events():
-                seen.extend(tracker.feed(event))
-
-        collector = asyncio.create_task(collect())
-        for start in range(0, audio.size, 640):
-            await session.send(build.audio_input(session.audio_content_name, audio[start : start + 640].tobytes()))
-        await asyncio.sleep(0.1)
-        await session.close()
-        await collector
-        return [e for e in seen if isinstance(e, UserTurnEnded)]
-
-    return asyncio.run(main())
+    return turn_ends(TurnModels(vad, SureJudge(), POLICY, reader), audio)  # type: ignore[arg-type]
 
 
 def test_the_local_engine_waits_through_a_pause_after_an_unfinished_phrase(

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from speech_audio import RATE, silence, speak, trimmed, voiced_span
+from turn_session import turn_ends as session_turn_ends
 
 from ieltsprep.adapters.speech import local, models
 from ieltsprep.adapters.speech.endpointing import SpeechEnded, SpeechStarted, VadEvent
-from ieltsprep.adapters.speech.local import LocalSpeechSession, TurnModels, load_turn_models
+from ieltsprep.adapters.speech.local import TurnModels, load_turn_models
 from ieltsprep.adapters.speech.models import ModelUnavailable, packaged_model_path
 from ieltsprep.adapters.speech.smart_turn import SmartTurn
-from ieltsprep.adapters.speech.stt import Transcript
-from ieltsprep.adapters.speech.tts import EspeakSynthesizer, ExaminerVoice
 from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
 from ieltsprep.adapters.speech.vad import SileroVad, speech_frames
 from ieltsprep.settings import Settings
-from ieltsprep.speaking.protocol import InputEvents, OutputTracker, SessionConfig, UserTurnEnded, Word
+from ieltsprep.speaking.protocol import UserTurnEnded
 
 POLICY = TurnPolicy(decision_ms=200, judge_ms=64, complete_threshold=0.5, ceiling_part1_ms=2000, ceiling_part2_ms=4000)
 
@@ -162,13 +160,6 @@ def test_the_energy_endpointer_stands_in_when_the_models_cannot_load(
     assert load_turn_models(Settings(turn_detector="energy")) is None
 
 
-class OneWordRecogniser:
-    busy = False
-
-    def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
-        return Transcript((Word(" word", offset_ms, offset_ms + 100, 0.9),), -0.1, 0.01)
-
-
 class ScriptedJudge:
     """Stands in for Smart Turn: the same verdict for every pause."""
 
@@ -184,33 +175,8 @@ class ScriptedJudge:
 
 
 def turn_ends(audio: np.ndarray, judge: ScriptedJudge, vad: SileroVad) -> list[UserTurnEnded]:
-    """The turn ends a local session with the model endpointer announces for ``audio``."""
-
-    async def main() -> list[UserTurnEnded]:
-        models_ = TurnModels(vad, judge, POLICY)  # type: ignore[arg-type]
-        session = LocalSpeechSession(
-            SessionConfig(system_prompt="You are Maya."),
-            OneWordRecogniser(),  # type: ignore[arg-type]
-            ExaminerVoice(EspeakSynthesizer(), None),
-            models_,
-        )
-        session.start()
-        build = InputEvents(session.prompt_name)
-        tracker, seen = OutputTracker(), []
-
-        async def read() -> None:
-            async for event in session.events():
-                seen.extend(tracker.feed(event))
-
-        reader = asyncio.create_task(read())
-        for start in range(0, audio.size, 640):
-            await session.send(build.audio_input(session.audio_content_name, audio[start : start + 640].tobytes()))
-        await asyncio.sleep(0.1)
-        await session.close()
-        await reader
-        return [e for e in seen if isinstance(e, UserTurnEnded)]
-
-    return asyncio.run(main())
+    """The turn ends a local session with the model endpointer (Smart Turn alone) announces for ``audio``."""
+    return session_turn_ends(TurnModels(vad, judge, POLICY), audio)  # type: ignore[arg-type]
 
 
 def test_the_local_engine_ends_turns_on_the_judgement(vad: SileroVad, answer: np.ndarray) -> None:
