@@ -61,3 +61,22 @@ def test_what_works_is_shown_too_each_point_on_the_candidates_own_sentence() -> 
     # A link word inside a sentence ("is still necessary") is not taken for a link between sentences.
     [link] = [p for p in found["coherence_cohesion"] if "cohesive devices" in p.advice]
     assert link.quote.startswith("In addition")
+
+
+def test_one_point_per_sentence_quoted() -> None:
+    letter = (
+        "Dear Mr Brown,\n\nI am writing to complain about the washing machine I bought from your shop last week. "
+        "The door was broken and water leaked all over my kitchen floor.\n\nI would be grateful if you could reply "
+        "soon.\n\nYours sincerely,\nAnna"
+    )
+    bullets = ("describe the problem", "say how you paid", "suggest a time when an engineer could visit")
+    task = WritingTask(1, "Write a letter to the shop manager.", letter, 150, "general_letter", bullets)
+    bands = {k.replace("task_response", "task_achievement"): 4 for k in BANDS}
+    found, _ = criterion_feedback(task, analyse(task), bands, ("under_length",))["task_achievement"]
+    spans = [(p.start, p.end) for p in found]
+    assert len(spans) == len(set(spans))
+    [closing] = [p for p in found if p.quote.startswith("I would be grateful")]
+    # Short of the length, and two bullets missing: one point on that sentence, the bullets named once together.
+    assert "short of the 150 words" in closing.advice
+    assert "'say how you paid' or 'suggest a time when an engineer could visit'" in closing.advice
+    assert closing.advice.count("task band is held") == 1

@@ -221,16 +221,18 @@ def _chart_points(task: WritingTask, a: Analysis, first: tuple[int, int]) -> lis
 
 def _letter_points(task: WritingTask, a: Analysis, first: tuple[int, int], last: tuple[int, int]) -> list[_Candidate]:
     points: list[_Candidate] = []
-    for bullet, covered in zip(task.bullets, a.bullet_coverage, strict=False):
-        if covered == 0:
-            points.append(
-                _Candidate(
-                    9,
-                    *last,
-                    f"The letter never deals with '{bullet}': give it a paragraph of its own before you close the "
-                    "letter. Every bullet point must be covered, or the task band is held at 4.",
-                )
+    missing = [f"'{b}'" for b, covered in zip(task.bullets, a.bullet_coverage, strict=False) if covered == 0]
+    if missing:
+        each = "each a paragraph of its own" if len(missing) > 1 else "a paragraph of its own"
+        points.append(
+            _Candidate(
+                9,
+                *last,
+                f"The letter never deals with {' or '.join(missing)}: give {'them' if len(missing) > 1 else 'it'} "
+                f"{each} before you close the letter. Every bullet point must be covered, or the task band is held "
+                "at 4.",
             )
+        )
     purpose = next((m for m in _PURPOSE.finditer(a.text) if _error_free(a, *_sentence_at(a, m.start()))), None)
     if purpose is not None:
         points.append(
@@ -508,15 +510,19 @@ def criterion_feedback(
     out: dict[str, tuple[list[FeedbackPoint], str]] = {}
     for key in keys:
         ranked = sorted(candidates[key], key=lambda c: -c.priority)
-        points: list[FeedbackPoint] = []
-        seen: set[str] = set()
+        # One point per sentence quoted: advice on a sentence already quoted joins that point.
+        by_span: dict[tuple[int, int], list[str]] = {}
         for c in ranked:
-            if c.advice in seen or c.end <= c.start:
+            if c.end <= c.start or c.advice in by_span.get((c.start, c.end), []):
                 continue
-            seen.add(c.advice)
-            points.append(FeedbackPoint(quote=quote(text, c.start, c.end), start=c.start, end=c.end, advice=c.advice))
-            if len(points) == MAX_POINTS:
-                break
+            if (c.start, c.end) in by_span:
+                by_span[(c.start, c.end)].append(c.advice)
+            elif len(by_span) < MAX_POINTS:
+                by_span[(c.start, c.end)] = [c.advice]
+        points = [
+            FeedbackPoint(quote=quote(text, start, end), start=start, end=end, advice=" ".join(advice))
+            for (start, end), advice in by_span.items()
+        ]
         out[key] = (points, next_band_text(task, key, bands[key]))
     return out
 
