@@ -513,7 +513,7 @@ def criterion_feedback(
         # One point per sentence quoted: advice on a sentence already quoted joins that point.
         by_span: dict[tuple[int, int], list[str]] = {}
         for c in ranked:
-            if c.end <= c.start or c.advice in by_span.get((c.start, c.end), []):
+            if c.end <= c.start or any(c.advice in advice for advice in by_span.values()):
                 continue
             if (c.start, c.end) in by_span:
                 by_span[(c.start, c.end)].append(c.advice)

@@ -180,13 +180,11 @@ class ModelEndpointer:
             self.last_voiced_end = self.samples_seen
             if self.in_speech:
                 self._voiced_windows += 1
-                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = self._read = False
-                self._wanted = self._to_read = None
+                self._forget_pause()
             elif self._voiced_run >= _windows(policy.onset_ms):
                 self.in_speech = True
                 self._voiced_windows = self._voiced_run
-                self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = self._read = False
-                self._wanted = self._to_read = None
+                self._forget_pause()
                 pre_roll = RATE * policy.pre_roll_ms // 1000
                 self._turn_start = max(0, self._run_start - pre_roll)
                 events.append(SpeechStarted(self._turn_start))
@@ -221,9 +219,13 @@ class ModelEndpointer:
         self.in_speech = False
         ended = SpeechEnded(self.last_voiced_end, self._voiced_windows * WINDOW_MS)
         self._voiced_windows = 0
-        self._judged_unfinished = self._short_finished = self._asked = self._read = False
-        self._wanted = self._to_read = None
+        self._forget_pause()
         return ended
+
+    def _forget_pause(self) -> None:
+        # Voice came back, or the turn ended: what was judged, asked for or read of the last pause no longer holds.
+        self._pause_reported = self._judged_unfinished = self._short_finished = self._asked = self._read = False
+        self._wanted = self._to_read = None
 
     def _remember(self, samples: np.ndarray) -> None:
         # Keep the turn (and its context) while speaking, and only the context's worth of audio otherwise.
