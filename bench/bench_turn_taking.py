@@ -10,6 +10,10 @@ the machine's load, except the Smart Turn compute time, which is wall time and r
 - reply time: from the end of the voice of a finished answer to the end of the turn, p50 and p95, in audio time;
   "+ compute" adds what of the wall time of the Smart Turn judgement that ended it is not hidden in the wait
   between the judgement's start (``judge_ms``) and the decision (``decision_ms``).
+- draws: sox dithers when it converts espeak-ng's output to 16-bit samples, so every making of the set differs by
+  noise of about one least significant bit; that is enough to move Smart Turn and Whisper on a clip near a threshold
+  (one run's false cut-offs moved by a clip or two between processes). ``--draws N`` (default 3) makes the set N
+  times and reports the rates over all draws, with the range of the per-draw rate.
 ``--sweep`` also prints the model endpointer's figures over a grid of the completion threshold and the ceiling
 (the figures that chose the settings' defaults; judgements are cached, so the grid costs little more).
 """
@@ -32,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ieltsprep.adapters.speech.endpointing import Endpointer, EnergyVad, SpeechEnded, VadConfig  # noqa: E402
-from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict  # noqa: E402
+from ieltsprep.adapters.speech.last_words import LastWords, Verdict  # noqa: E402
 from ieltsprep.adapters.speech.local import turn_policy  # noqa: E402
 from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir  # noqa: E402
 from ieltsprep.adapters.speech.smart_turn import SmartTurn  # noqa: E402
@@ -133,8 +137,9 @@ class CachedReader:
     def __call__(self, audio: np.ndarray) -> tuple[Verdict, float, str]:
         key = audio.tobytes()
         if key not in self.cache:
-            text = self.model.read(audio)
-            self.cache[key] = (verdict(text), self.model.last_seconds, text)
+            reading = self.model.read(audio)
+            text = f"{reading.text} [{reading.last_word_probability:.2f}]"
+            self.cache[key] = (reading.verdict(), self.model.last_seconds, text)
             self.seconds.append(self.model.last_seconds)
         return self.cache[key]
 
@@ -184,10 +189,16 @@ def main() -> None:
         "--other-cues", action="store_true", help="the second set: pauses after other words (never used to tune)"
     )
     parser.add_argument("--show", action="store_true", help="print what was read of each clip the policy got wrong")
+    parser.add_argument("--draws", type=int, default=3, help="makings of the set (sox's dither differs each time)")
     args = parser.parse_args()
     print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     started = time.perf_counter()
-    clips = thinking_pause_set(piper=args.piper, answers=OTHER_CUES if args.other_cues else ANSWERS)
+    draws = [
+        thinking_pause_set(piper=args.piper, answers=OTHER_CUES if args.other_cues else ANSWERS)
+        for _ in range(max(1, args.draws))
+    ]
+    clips = draws[0]
+    every = [c for draw in draws for c in draw]
     paused = [c for c in clips if c.kind == "paused"]
     finished = [c for c in clips if c.kind == "finished"]
     drawn = len(clips) - len(paused) - len(finished)
@@ -197,18 +208,36 @@ def main() -> None:
         f"{len(paused) + len(finished)} answers "
         f"({len(paused)} paused {min(pauses):.1f}-{max(pauses):.1f} s, {len(finished)} finished)"
         + (f", and the {drawn} paused ones again with the cue word drawn out" if drawn else "")
-        + f"; made in {time.perf_counter() - started:.1f} s"
+        + f"; made {len(draws)} times in {time.perf_counter() - started:.1f} s"
     )
     settings = Settings()
     vad, judge = SileroVad(), CachedJudge(SmartTurn())
     reader = CachedReader(LastWords(whisper_model_dir(model_cache_dir(settings))))
     policy = turn_policy(settings)
-    energy = [run_clip(c, EnergyVad(VadConfig.for_sensitivity("MEDIUM")), judge) for c in clips]
-    acoustic = [run_clip(c, ModelEndpointer(vad.stream(), policy), judge, None, policy) for c in clips]
-    model = [run_clip(c, ModelEndpointer(vad.stream(), policy), judge, reader, policy) for c in clips]
-    print(line("energy (500 ms hangover, MEDIUM)", summary(energy)))
-    print(line("Silero + Smart Turn alone", summary(acoustic)))
-    print(line("Silero + Smart Turn + last words", summary(model)))
+    endpointers: dict[str, Callable[[Clip], Outcome]] = {
+        "energy (500 ms hangover, MEDIUM)": lambda c: run_clip(
+            c, EnergyVad(VadConfig.for_sensitivity("MEDIUM")), judge
+        ),
+        "Silero + Smart Turn alone": lambda c: run_clip(c, ModelEndpointer(vad.stream(), policy), judge, None, policy),
+        "Silero + Smart Turn + last words": lambda c: run_clip(
+            c, ModelEndpointer(vad.stream(), policy), judge, reader, policy
+        ),
+    }
+    runs = {name: [[run(c) for c in draw] for draw in draws] for name, run in endpointers.items()}
+    for name, per_draw in runs.items():
+        print(line(name, summary([o for outcomes in per_draw for o in outcomes])))
+        if len(draws) > 1:
+            rates = [summary(outcomes) for outcomes in per_draw]
+            print(
+                f"{'':<34} per draw: false cut-offs of paused "
+                + ", ".join(f"{r['cut_paused']:.1%}" for r in rates)
+                + "; of drawn out "
+                + ", ".join(f"{r['cut_drawn']:.1%}" for r in rates)
+                + "; of finished "
+                + ", ".join(f"{r['cut_finished']:.1%}" for r in rates)
+            )
+    acoustic = [o for outcomes in runs["Silero + Smart Turn alone"] for o in outcomes]
+    model = [o for outcomes in runs["Silero + Smart Turn + last words"] for o in outcomes]
     print(
         f"  policy (settings): last words read at {policy.read_ms} ms of silence, Smart Turn at {policy.judge_ms} ms, "
         f"decided at {policy.decision_ms} ms; words closing a sentence end the turn unless p < {policy.veto_threshold}"
@@ -242,7 +271,7 @@ def main() -> None:
             cells = []
             for ceiling in (2500, 3000, 3500, 4000):
                 swept: TurnPolicy = replace(policy, complete_threshold=threshold, ceiling_part1_ms=ceiling)
-                figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in clips])
+                figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in every])
                 cells.append(
                     f"{ceiling}: {figures['cut_paused']:4.0%} ({figures['cut_drawn']:4.0%}) "
                     f"{figures['p50']:4.0f}/{figures['p95']:4.0f}"
@@ -250,7 +279,7 @@ def main() -> None:
             print(f"  p >= {threshold:<4}  " + " | ".join(cells))
         for veto in (0.0, 0.02, 0.05, 0.1, 0.2):
             swept = replace(policy, veto_threshold=veto)
-            figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in clips])
+            figures = summary([run_clip(c, ModelEndpointer(vad.stream(), swept), judge, reader) for c in every])
             print(f"  words closing a sentence overruled below p {veto}: {line('', figures)}")
 
 

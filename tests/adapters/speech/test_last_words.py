@@ -9,7 +9,16 @@ import pytest
 from speech_audio import silence, speak, trimmed
 from turn_session import turn_ends
 
-from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict, without_restart
+from ieltsprep.adapters.speech.last_words import (
+    SECOND_LOOK_SECONDS,
+    SECONDS,
+    LastWords,
+    Reading,
+    Verdict,
+    verdict,
+    without_restart,
+    word_probabilities,
+)
 from ieltsprep.adapters.speech.local import TurnModels
 from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
 from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
@@ -42,6 +51,51 @@ def test_what_the_last_words_say(text: str, expected: Verdict) -> None:
     assert verdict(text) is expected
 
 
+def test_a_closing_word_whisper_only_guessed_leaves_the_end_open() -> None:
+    assert verdict("We walk along the riverland.", 0.3) is Verdict.OPEN  # "... the river and", misread
+    assert verdict("We walk along the river.", 0.9) is Verdict.FINISHED
+    assert verdict("We walk along the river and", 0.1) is Verdict.UNFINISHED  # a dangling word holds regardless
+
+
+def test_the_probability_of_a_word_is_that_of_its_pieces() -> None:
+    assert word_probabilities([" We", " walk", " river", "land", "."], [0.9, 0.5, 0.8, 0.25, 0.1]) == [
+        0.9,
+        0.5,
+        0.2,  # "riverland": 0.8 x 0.25; the full stop does not make it less sure
+    ]
+    reading = Reading("We walk along the riverland. We walk along", (0.9, 0.5, 0.7, 1.0, 0.2, 0.6, 0.9, 0.8))
+    assert reading.last_word_probability == 0.2  # the last word kept once the restart is cut
+    assert reading.verdict() is Verdict.OPEN
+    assert Reading("Yes, I do.").verdict() is Verdict.FINISHED  # probabilities not known: the text decides
+
+
+class TwoLooks(LastWords):
+    """``LastWords`` with its Whisper pass standing in: scripted readings, one per window read."""
+
+    def __init__(self, *readings: Reading) -> None:
+        self.readings = list(readings)
+        self.windows: list[float] = []
+        self.last_seconds = 0.0
+
+    def _read(self, pcm: np.ndarray, seconds: float) -> Reading:
+        self.windows.append(seconds)
+        return self.readings[len(self.windows) - 1]
+
+
+def test_a_guessed_last_word_is_read_again_in_a_shorter_window() -> None:
+    guess = Reading("We walk along the riverland.", (0.9, 0.5, 0.7, 1.0, 0.3))
+    dangling = Reading("along the river and", (0.8, 1.0, 0.9, 0.6))
+    looks = TwoLooks(guess, dangling)
+    assert looks.read(silence(1.0)) == dangling
+    assert looks.windows == [SECONDS, SECOND_LOOK_SECONDS]
+    looks = TwoLooks(guess, Reading("along the riverbed.", (0.8, 1.0, 0.2)))
+    assert looks.read(silence(1.0)) == guess  # the second look heard no dangling word: the first stands (open)
+    sure = Reading("We walk along the river.", (0.9, 0.9, 0.9, 1.0, 0.95))
+    looks = TwoLooks(sure)
+    assert looks.read(silence(1.0)) == sure
+    assert looks.windows == [SECONDS]  # a sure read is not read again
+
+
 def test_a_restarted_read_is_cut_where_whisper_starts_again() -> None:
     assert without_restart("My favourite place is the. My favourite place is") == "My favourite place is the."
     assert (
@@ -61,11 +115,13 @@ def test_whisper_reads_whether_a_spoken_answer_is_finished(reader: LastWords) ->
     fragment = trimmed(speak("I enjoy living in my city because..."))
     answer = trimmed(speak("I enjoy living in my city because there are so many parks and museums."))
     read = reader.read(np.concatenate([fragment, silence(0.1)]))
-    assert verdict(read) is Verdict.UNFINISHED, read
-    assert "because" in read.lower()
+    assert read.verdict() is Verdict.UNFINISHED, read
+    assert "because" in read.text.lower()
     read = reader.read(np.concatenate([answer, silence(0.1)]))
-    assert verdict(read) is Verdict.FINISHED, read
-    assert "museums" in read.lower()
+    assert read.verdict() is Verdict.FINISHED, read
+    assert "museums" in read.text.lower()
+    assert len(read.probabilities) == len(read.text.split())
+    assert read.last_word_probability > 0.5  # "museums", clearly spoken
     assert reader.read(silence(1.0)) == reader.read(silence(1.0))  # no words: the same (empty or not) every time
 
 
@@ -111,11 +167,11 @@ class ScriptedReader:
         self.text = text
         self.calls = 0
 
-    def read(self, pcm: np.ndarray) -> str:
+    def read(self, pcm: np.ndarray) -> Reading:
         self.calls += 1
         if self.text is None:
             raise RuntimeError("ctranslate2 failed")
-        return self.text
+        return Reading(self.text)
 
 
 def session_turns(audio: np.ndarray, reader: ScriptedReader, vad: SileroVad) -> list[UserTurnEnded]:

@@ -16,8 +16,10 @@ the recogniser's words (``stt.py``) are what the candidate said.
   mid-sentence); or with a filler ("um"); or Whisper wrote "..." (it heard the voice trail off) or a broken word.
 - ``FINISHED``: it ends with a full stop, question or exclamation mark (not "..."): Whisper, trained on punctuated
   speech, heard the sentence close.
-- ``OPEN``: neither (no closing punctuation, a comma, or no words), or a closing hedge ("..., I think."); the
-  acoustic judgement decides.
+- ``OPEN``: neither (no closing punctuation, a comma, or no words), or a closing hedge ("..., I think."), or a
+  closed sentence whose last word Whisper was unsure of (below ``UNSURE_WORD``): a voice that stopped mid-phrase
+  is often read as a guess that closes it ("We walk along the riverland." for "... the river and"), while the last
+  word of a finished answer is read with confidence. The acoustic judgement decides.
 
 On a short window Whisper sometimes starts the clip again once it has read it ("My favourite place is the library
 near my house. My favourite place is"); such a restart is cut before the verdict.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import enum
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ import numpy as np
 RATE = 16000
 SECONDS = 4.0  # the tail of the turn that is read: enough for the last clause
 SILENCE_SECONDS = 1.0  # appended, so the model hears that the voice stopped
+SECOND_LOOK_SECONDS = 2.0  # the shorter tail read again when the last word of the first read was a guess
 TOKENS_PER_SECOND = 6  # a cap on the decoded length (fast speech is about 4 tokens a second)
 # Whisper's special tokens (multilingual vocabulary): start of transcript, English, transcribe, no timestamps.
 PROMPT = ["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
@@ -77,6 +81,10 @@ FILLERS = frozenset(["um", "uh", "er", "erm", "hmm", "mm", "ah"])
 # speakers often do: the words cannot tell, so the audio decides.
 HEDGES = ("i think", "i mean", "i guess", "i believe", "you know")
 CLOSING = (".", "?", "!")
+# A closing word Whisper gave less than this probability is a guess, and a guess cannot say the sentence closed.
+# On the thinking-pause set the last words of finished answers were read at 0.45 or more; the misreadings of
+# words cut off by a pause ("Saturday night." for "Saturdays and") at 0.3 or less.
+UNSURE_WORD = 0.5
 TRAILING = ("...", "\u2026", "-")  # Whisper's mark of a voice that trails off, or a word broken off
 WORD = re.compile(r"[a-z']+")
 
@@ -105,8 +113,9 @@ def without_restart(text: str) -> str:
     return text.strip()
 
 
-def verdict(text: str) -> Verdict:
-    """Whether the words of the turn so far (as read by ``LastWords``) end it; see the module docstring."""
+def verdict(text: str, last_word_probability: float = 1.0) -> Verdict:
+    """Whether the words of the turn so far (as read by ``LastWords``) end it, given how sure Whisper was of the
+    last word it kept; see the module docstring."""
     text = without_restart(text)
     words = WORD.findall(text.lower())
     if not words:
@@ -116,9 +125,41 @@ def verdict(text: str) -> Verdict:
     closed = text.endswith(CLOSING) and not trailing
     if trailing or last in FILLERS or (last in DANGLING and not (closed and last in CAN_CLOSE_AFTER_PUNCTUATION)):
         return Verdict.UNFINISHED
-    if not closed or " ".join(words[-2:]) in HEDGES:
+    if not closed or " ".join(words[-2:]) in HEDGES or last_word_probability < UNSURE_WORD:
         return Verdict.OPEN
     return Verdict.FINISHED
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What ``LastWords.read`` heard: the text, and how sure Whisper was of each of its words."""
+
+    text: str
+    probabilities: tuple[float, ...] = ()  # one per word of ``text.split()`` (empty: not known)
+
+    @property
+    def last_word_probability(self) -> float:
+        """The probability of the last word kept once a restart is cut (1.0 when not known)."""
+        kept = len(without_restart(self.text).split())
+        return self.probabilities[kept - 1] if 0 < kept <= len(self.probabilities) else 1.0
+
+    def verdict(self) -> Verdict:
+        """``verdict`` of the text, with the probability of its last word."""
+        return verdict(self.text, self.last_word_probability)
+
+
+def word_probabilities(pieces: list[str], probabilities: list[float]) -> list[float]:
+    """Whisper's word pieces joined into words (a piece opening with a space starts one), the probability of each:
+    the product of the probabilities of its pieces that hold a letter or digit (punctuation does not make a word
+    less sure)."""
+    words: list[float] = []
+    for piece, probability in zip(pieces, probabilities, strict=True):
+        sure = probability if any(c.isalnum() for c in piece) else 1.0
+        if piece.startswith(" ") or not words:
+            words.append(sure)
+        else:
+            words[-1] *= sure
+    return words
 
 
 class LastWords:
@@ -139,10 +180,22 @@ class LastWords:
         self._features = FeatureExtractor(feature_size=80)
         self.last_seconds = 0.0  # wall time of the latest read
 
-    def read(self, pcm: np.ndarray) -> str:
-        """The words of the last ``SECONDS`` of 16 kHz 16-bit ``pcm`` (the turn so far), with Whisper's punctuation."""
+    def read(self, pcm: np.ndarray) -> Reading:
+        """The words of the last ``SECONDS`` of 16 kHz 16-bit ``pcm`` (the turn so far), with Whisper's punctuation
+        and the probability it gave each word. When they close without an unfinished word but the last word was a
+        guess (below ``UNSURE_WORD``), the last ``SECOND_LOOK_SECONDS`` are read again, alone: a shorter window is
+        read differently, and if it hears the phrase dangle ("... the river and"), that reading is returned."""
         started = time.perf_counter()
-        tail = pcm[-int(SECONDS * RATE) :].astype(np.float32) / 32768.0
+        reading = self._read(pcm, SECONDS)
+        if reading.verdict() is Verdict.OPEN and reading.last_word_probability < UNSURE_WORD:
+            second = self._read(pcm, SECOND_LOOK_SECONDS)
+            if second.verdict() is Verdict.UNFINISHED:
+                reading = second
+        self.last_seconds = time.perf_counter() - started
+        return reading
+
+    def _read(self, pcm: np.ndarray, seconds: float) -> Reading:
+        tail = pcm[-int(seconds * RATE) :].astype(np.float32) / 32768.0
         audio = np.concatenate([tail, np.zeros(int(SILENCE_SECONDS * RATE), dtype=np.float32)])
         features = np.asarray(self._features(audio, padding=0), dtype=np.float32)
         frames = features.shape[-1] // 2 * 2  # the encoder halves the frames: an even count
@@ -154,7 +207,16 @@ class LastWords:
             beam_size=1,
             max_length=len(self._prompt) + int(tail.size / RATE * TOKENS_PER_SECOND) + 4,
             suppress_blank=True,
+            return_logits_vocab=True,
         )
-        tokens = [t for t in result.sequences_ids[0] if t < self._end_of_text]
-        self.last_seconds = time.perf_counter() - started
-        return str(self._tokenizer.decode(tokens)).strip()
+        tokens, probabilities = [], []
+        for token, logits in zip(result.sequences_ids[0], result.logits[0], strict=False):  # logits: + the end step
+            if token < self._end_of_text:
+                scores = np.asarray(logits, dtype=np.float64).ravel()
+                tokens.append(token)
+                probabilities.append(float(1.0 / np.exp(scores - scores[token]).sum()))
+        text = str(self._tokenizer.decode(tokens)).strip()
+        words = word_probabilities([str(self._tokenizer.decode([t])) for t in tokens], probabilities)
+        if len(words) != len(text.split()):  # a piece that is only a space: the words cannot be lined up
+            return Reading(text)
+        return Reading(text, tuple(words))

@@ -47,7 +47,7 @@ from ieltsprep.adapters.speech.endpointing import (
     VadConfig,
     VadEvent,
 )
-from ieltsprep.adapters.speech.last_words import LastWords, Verdict, verdict
+from ieltsprep.adapters.speech.last_words import LastWords, Reading, Verdict
 from ieltsprep.adapters.speech.models import ModelUnavailable, model_cache_dir, whisper_model_dir
 from ieltsprep.adapters.speech.port import EventQueue
 from ieltsprep.adapters.speech.smart_turn import SmartTurn
@@ -248,7 +248,7 @@ class LocalSpeechSession:
         self._barged = False
         self._judging: asyncio.Future[float] | None = None  # Smart Turn's verdict on the latest pause
         self._last_words = turn_models.last_words if turn_models is not None else None
-        self._reading: asyncio.Future[str] | None = None  # the latest pause's last words, being read
+        self._reading: asyncio.Future[Reading] | None = None  # the latest pause's last words, being read
         self._texts: dict[str, list[str]] = {}
         self._says: asyncio.Queue[str] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -386,7 +386,7 @@ class LocalSpeechSession:
         words = Verdict.OPEN
         if reading is not None:
             try:
-                words = verdict(await reading)
+                words = (await reading).verdict()
             except Exception:
                 logger.exception("reading the last words failed; Smart Turn alone judges the pause")
         try:
