@@ -13,13 +13,19 @@ the recogniser's words (``stt.py``) are what the candidate said.
 ``verdict(text)`` reads that text:
 - ``UNFINISHED``: it ends with a word no English sentence ends with: an article, a possessive determiner, a
   conjunction ("because", "and", "although") or "than" (whatever Whisper's punctuation, the speaker is
-  mid-sentence); or with a filler ("um"); or Whisper wrote "..." (it heard the voice trail off) or a broken word.
+  mid-sentence); or with a filler ("um"); or Whisper wrote "..." (it heard the voice trail off) or a broken word;
+  or Whisper could not make out the last word (it gave it less than ``UNSURE_WORD``, in two windows, below): a
+  voice that stops mid-phrase, level and drawn out, is read as a guess that often closes a sentence ("We walk along
+  the riverland." for "... the river and", "I plead for the son's heart of the moon." for "I play tennis on
+  Saturdays and"), while the last word of a finished answer is nearly always read with confidence.
 - ``FINISHED``: it ends with a full stop, question or exclamation mark (not "..."): Whisper, trained on punctuated
   speech, heard the sentence close.
-- ``OPEN``: neither (no closing punctuation, a comma, or no words), or a closing hedge ("..., I think."), or a
-  closed sentence whose last word Whisper was unsure of (below ``UNSURE_WORD``): a voice that stopped mid-phrase
-  is often read as a guess that closes it ("We walk along the riverland." for "... the river and"), while the last
-  word of a finished answer is read with confidence. The acoustic judgement decides.
+- ``OPEN``: neither (no closing punctuation, a comma, or no words), or a closing hedge ("..., I think."); the
+  acoustic judgement decides.
+
+A last word read as a guess gets a second look: the last ``SECOND_LOOK_SECONDS`` alone, a window Whisper reads
+differently. If that read is sure of its last word, or hears the phrase dangle, it stands ("Anna Smith." where 4 s
+gave "Ottersmith."); a guess twice holds the turn, up to the part's ceiling.
 
 On a short window Whisper sometimes starts the clip again once it has read it ("My favourite place is the library
 near my house. My favourite place is"); such a restart is cut before the verdict.
@@ -81,9 +87,9 @@ FILLERS = frozenset(["um", "uh", "er", "erm", "hmm", "mm", "ah"])
 # speakers often do: the words cannot tell, so the audio decides.
 HEDGES = ("i think", "i mean", "i guess", "i believe", "you know")
 CLOSING = (".", "?", "!")
-# A closing word Whisper gave less than this probability is a guess, and a guess cannot say the sentence closed.
-# On the thinking-pause set the last words of finished answers were read at 0.45 or more; the misreadings of
-# words cut off by a pause ("Saturday night." for "Saturdays and") at 0.3 or less.
+# A last word Whisper gave less than this probability is a guess. On the thinking-pause set (six makings) the last
+# words of finished answers were read at 0.5 or more but for three answers (0.36-0.49: "nurse", "better",
+# "greener"); the misreadings of a cue word before a pause ("riverland", "moon") at 0.1-0.4.
 UNSURE_WORD = 0.5
 TRAILING = ("...", "\u2026", "-")  # Whisper's mark of a voice that trails off, or a word broken off
 WORD = re.compile(r"[a-z']+")
@@ -125,7 +131,9 @@ def verdict(text: str, last_word_probability: float = 1.0) -> Verdict:
     closed = text.endswith(CLOSING) and not trailing
     if trailing or last in FILLERS or (last in DANGLING and not (closed and last in CAN_CLOSE_AFTER_PUNCTUATION)):
         return Verdict.UNFINISHED
-    if not closed or " ".join(words[-2:]) in HEDGES or last_word_probability < UNSURE_WORD:
+    if last_word_probability < UNSURE_WORD:
+        return Verdict.UNFINISHED  # a last word Whisper could not make out
+    if not closed or " ".join(words[-2:]) in HEDGES:
         return Verdict.OPEN
     return Verdict.FINISHED
 
@@ -142,6 +150,11 @@ class Reading:
         """The probability of the last word kept once a restart is cut (1.0 when not known)."""
         kept = len(without_restart(self.text).split())
         return self.probabilities[kept - 1] if 0 < kept <= len(self.probabilities) else 1.0
+
+    @property
+    def guessed(self) -> bool:
+        """Whisper could not make out the last word, and only that would hold the turn."""
+        return self.last_word_probability < UNSURE_WORD and verdict(self.text) is not Verdict.UNFINISHED
 
     def verdict(self) -> Verdict:
         """``verdict`` of the text, with the probability of its last word."""
@@ -182,14 +195,14 @@ class LastWords:
 
     def read(self, pcm: np.ndarray) -> Reading:
         """The words of the last ``SECONDS`` of 16 kHz 16-bit ``pcm`` (the turn so far), with Whisper's punctuation
-        and the probability it gave each word. When they close without an unfinished word but the last word was a
-        guess (below ``UNSURE_WORD``), the last ``SECOND_LOOK_SECONDS`` are read again, alone: a shorter window is
-        read differently, and if it hears the phrase dangle ("... the river and"), that reading is returned."""
+        and the probability it gave each word. A last word read as a guess gets a second look at the last
+        ``SECOND_LOOK_SECONDS`` alone; that reading stands if it is sure of its last word or hears the phrase
+        dangle, else the first (a guess twice: unfinished)."""
         started = time.perf_counter()
         reading = self._read(pcm, SECONDS)
-        if reading.verdict() is Verdict.OPEN and reading.last_word_probability < UNSURE_WORD:
+        if reading.guessed:
             second = self._read(pcm, SECOND_LOOK_SECONDS)
-            if second.verdict() is Verdict.UNFINISHED:
+            if not second.guessed:
                 reading = second
         self.last_seconds = time.perf_counter() - started
         return reading
