@@ -24,8 +24,9 @@ the recogniser's words (``stt.py``) are what the candidate said.
   acoustic judgement decides.
 
 A last word read as a guess gets a second look: the last ``SECOND_LOOK_SECONDS`` alone, a window Whisper reads
-differently. If that read is sure of its last word, or hears the phrase dangle, it stands ("Anna Smith." where 4 s
-gave "Ottersmith."); a guess twice holds the turn, up to the part's ceiling.
+differently. If that read is sure of its last word, or hears the phrase dangle, it stands ("My full name is Anna
+Smith.", in espeak-ng's voice: 4 s read "... Ottersmith." at 0.02, the last 2 s "... Alice Smith." at 0.79: a sure
+close, so the turn ends); a guess twice holds the turn, up to the part's ceiling.
 
 On a short window Whisper sometimes starts the clip again once it has read it ("My favourite place is the library
 near my house. My favourite place is"); such a restart is cut before the verdict.
