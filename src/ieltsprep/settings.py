@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     turn_read_ms: int = Field(96, ge=32, validation_alias=_env("IELTSPREP_TURN_READ_MS"))
     turn_complete_threshold: float = Field(0.9, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_COMPLETE_THRESHOLD"))
     turn_veto_threshold: float = Field(0.05, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_VETO_THRESHOLD"))
+    # A last word Whisper gave less than this (in two windows) holds the turn; 0 turns the rule off.
+    turn_unsure_word: float = Field(0.5, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_UNSURE_WORD"))
     turn_ceiling_part1_ms: int = Field(3500, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART1_MS"))
     turn_ceiling_part2_ms: int = Field(5000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART2_MS"))
     turn_ceiling_part3_ms: int = Field(4000, ge=200, validation_alias=_env("IELTSPREP_TURN_CEILING_PART3_MS"))

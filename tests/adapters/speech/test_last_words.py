@@ -19,7 +19,7 @@ from ieltsprep.adapters.speech.last_words import (
     without_restart,
     word_probabilities,
 )
-from ieltsprep.adapters.speech.local import TurnModels
+from ieltsprep.adapters.speech.local import TurnModels, load_turn_models
 from ieltsprep.adapters.speech.models import model_cache_dir, whisper_model_dir
 from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
 from ieltsprep.adapters.speech.vad import SileroVad
@@ -55,6 +55,8 @@ def test_a_last_word_whisper_could_not_make_out_holds_the_turn() -> None:
     assert verdict("We walk along the riverland.", 0.3) is Verdict.UNFINISHED  # "... the river and", misread
     assert verdict("We walk along the river.", 0.9) is Verdict.FINISHED
     assert verdict("We walk along the river and", 0.1) is Verdict.UNFINISHED  # a dangling word holds regardless
+    assert verdict("We walk along the riverland.", 0.3, unsure_below=0.0) is Verdict.FINISHED  # the rule off
+    assert not Reading("We walk along the riverland.", (0.9, 0.5, 0.7, 1.0, 0.3), unsure_below=0.0).guessed
 
 
 def test_the_probability_of_a_word_is_that_of_its_pieces() -> None:
@@ -201,3 +203,10 @@ def test_the_local_engine_waits_through_a_pause_after_an_unfinished_phrase(
     with caplog.at_level(logging.ERROR):
         assert len(session_turns(audio, ScriptedReader(None), vad)) == 2  # a failed read: Smart Turn alone judges
     assert "reading the last words failed" in caplog.text
+
+
+def test_the_guess_threshold_is_a_setting(speech_settings: Settings) -> None:
+    models = load_turn_models(speech_settings.model_copy(update={"turn_unsure_word": 0.2}))
+    assert models is not None and models.last_words is not None
+    assert models.last_words.unsure_word == 0.2
+    assert models.last_words.read(silence(1.0)).unsure_below == 0.2

@@ -120,9 +120,9 @@ def without_restart(text: str) -> str:
     return text.strip()
 
 
-def verdict(text: str, last_word_probability: float = 1.0) -> Verdict:
+def verdict(text: str, last_word_probability: float = 1.0, unsure_below: float = UNSURE_WORD) -> Verdict:
     """Whether the words of the turn so far (as read by ``LastWords``) end it, given how sure Whisper was of the
-    last word it kept; see the module docstring."""
+    last word it kept (a guess below ``unsure_below``); see the module docstring."""
     text = without_restart(text)
     words = WORD.findall(text.lower())
     if not words:
@@ -132,7 +132,7 @@ def verdict(text: str, last_word_probability: float = 1.0) -> Verdict:
     closed = text.endswith(CLOSING) and not trailing
     if trailing or last in FILLERS or (last in DANGLING and not (closed and last in CAN_CLOSE_AFTER_PUNCTUATION)):
         return Verdict.UNFINISHED
-    if last_word_probability < UNSURE_WORD:
+    if last_word_probability < unsure_below:
         return Verdict.UNFINISHED  # a last word Whisper could not make out
     if not closed or " ".join(words[-2:]) in HEDGES:
         return Verdict.OPEN
@@ -145,6 +145,7 @@ class Reading:
 
     text: str
     probabilities: tuple[float, ...] = ()  # one per word of ``text.split()`` (empty: not known)
+    unsure_below: float = UNSURE_WORD  # a last word less probable than this is a guess
 
     @property
     def last_word_probability(self) -> float:
@@ -155,11 +156,11 @@ class Reading:
     @property
     def guessed(self) -> bool:
         """Whisper could not make out the last word, and only that would hold the turn."""
-        return self.last_word_probability < UNSURE_WORD and verdict(self.text) is not Verdict.UNFINISHED
+        return self.last_word_probability < self.unsure_below and verdict(self.text) is not Verdict.UNFINISHED
 
     def verdict(self) -> Verdict:
         """``verdict`` of the text, with the probability of its last word."""
-        return verdict(self.text, self.last_word_probability)
+        return verdict(self.text, self.last_word_probability, self.unsure_below)
 
 
 def word_probabilities(pieces: list[str], probabilities: list[float]) -> list[float]:
@@ -179,7 +180,7 @@ def word_probabilities(pieces: list[str], probabilities: list[float]) -> list[fl
 class LastWords:
     """Whisper base on the tail of a turn, one thread; ``read`` is safe to call from several threads."""
 
-    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, *, threads: int = 1, unsure_word: float = UNSURE_WORD) -> None:
         import ctranslate2
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
@@ -192,6 +193,7 @@ class LastWords:
         self._prompt = [self._tokenizer.token_to_id(t) for t in PROMPT]
         self._end_of_text = self._tokenizer.token_to_id("<|endoftext|>")
         self._features = FeatureExtractor(feature_size=80)
+        self.unsure_word = unsure_word  # a last word less probable than this is a guess (settings.turn_unsure_word)
         self.last_seconds = 0.0  # wall time of the latest read
 
     def read(self, pcm: np.ndarray) -> Reading:
@@ -232,5 +234,5 @@ class LastWords:
         text = str(self._tokenizer.decode(tokens)).strip()
         words = word_probabilities([str(self._tokenizer.decode([t])) for t in tokens], probabilities)
         if len(words) != len(text.split()):  # a piece that is only a space: the words cannot be lined up
-            return Reading(text)
-        return Reading(text, tuple(words))
+            return Reading(text, unsure_below=self.unsure_word)
+        return Reading(text, tuple(words), self.unsure_word)

@@ -127,7 +127,7 @@ def load_turn_models(settings: Settings) -> TurnModels | None:
     last_words = None
     if settings.turn_detector == "model":
         try:
-            last_words = LastWords(whisper_model_dir(model_cache_dir(settings)))
+            last_words = LastWords(whisper_model_dir(model_cache_dir(settings)), unsure_word=settings.turn_unsure_word)
         except (ModelUnavailable, ImportError, RuntimeError, OSError) as exc:
             logger.warning("turn detection: Smart Turn alone, the last words cannot be read: %s", exc)
     return TurnModels(vad, smart_turn, turn_policy(settings), last_words)
