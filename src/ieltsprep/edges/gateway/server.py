@@ -215,8 +215,11 @@ def serve(container: Container, host: str, port: int) -> None:
     async def main() -> None:
         runner = await start(gateway, sock)
         stop = asyncio.Event()
-        # SIGTERM (process managers, `timeout`) closes sockets and runs $disconnect like Ctrl-C does.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        # SIGTERM (process managers, `timeout`) and SIGINT (Ctrl-C) close sockets and run $disconnect. SIGINT gets a
+        # handler of its own: a process started in the background by a non-interactive shell inherits it ignored,
+        # and Python then raises no KeyboardInterrupt.
+        for stopping in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stopping, stop.set)
         print(f"IELTS GenAI Prep on {endpoints.base_url} (WebSocket {endpoints.ws_url})", flush=True)
         try:
             await stop.wait()
