@@ -1,9 +1,11 @@
 """Speaking turn latency over the whole platform: the local gateway, the WebSocket relay, the speaking worker, the
 controller and the local speech engine, driven by ``ieltsprep speak``'s client.
 
-Run: ``.venv/bin/python bench/bench_speaking_turns.py [--speed 1.0] [--time-scale 0.1] [--turn-detector both]``.
-Prints figures; asserts nothing. By default the test runs twice in one go, with the energy endpointer and with the
-model turn detection (Silero VAD + Smart Turn), so the two are compared under the same machine load.
+Run: ``.venv/bin/python bench/bench_speaking_turns.py [--speed 1.0] [--time-scale 0.1] [--turn-detector both]
+[--sessions 1]``. Prints figures; asserts nothing. By default the test runs twice in one go, with the energy endpointer
+and with the model turn detection (Silero VAD + Smart Turn), so the two are compared under the same machine load.
+``--sessions N`` runs the test N times per detector (alternating between detectors) and also prints the figures over
+all N sessions' turns: a p50 over one session's ten turns moves by tens of milliseconds between runs.
 - turn latency: wall time from the end of each candidate answer (the last chunk of its voiced audio was sent) to the
   first examiner audio message the client receives, p50 and p95. Budget (DESIGN.md): p50 under 1.0 s. The client
   streams at ``--speed`` x real time (1.0 = live, as a candidate would); endpointing (silence after the answer)
@@ -86,11 +88,12 @@ def transcription_rtf(container: Container, answers: list[bytes]) -> tuple[float
     return spent / audio_seconds, audio_seconds
 
 
-def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work: Path) -> None:
-    """One scripted speaking test with the local engine's turn detection set to ``detector``; prints its figures."""
+def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
+    """One scripted speaking test with the local engine's turn detection set to ``detector``; prints its figures and
+    returns each turn's (phase, latency)."""
     settings = Settings(
         stage="local",
-        data_dir=work / f"var-{detector}",
+        data_dir=Path(tempfile.mkdtemp(prefix=f"var-{detector}-", dir=work)),
         cookie_secure=False,
         speaking_time_scale=args.time_scale,
         turn_detector=detector,
@@ -140,6 +143,19 @@ def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work
         f"(provisional {result.get('provisional_band')}; {evidence.get('candidate_seconds')} s of candidate speech "
         f"measured in the audio, parts {evidence.get('parts_taken')})"
     )
+    return [(t.phase, latency) for t in run.timings if (latency := t.latency) is not None]
+
+
+def print_pooled(detector: str, turns: list[tuple[str, float]], sessions: int) -> None:
+    """The latency figures over every session's turns."""
+    qa = [latency for phase, latency in turns if phase != "talk"]
+    if not qa:
+        return
+    print(
+        f"[{detector}] over {sessions} sessions, question-and-answer turns: p50 {statistics.median(qa):.3f} s, "
+        f"p95 {percentile(qa, 95):.3f} s, max {max(qa):.3f} s over {len(qa)} turns; all turns p50 "
+        f"{statistics.median([latency for _, latency in turns]):.3f} s"
+    )
 
 
 def main() -> None:
@@ -147,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=1.0, help="audio seconds streamed per wall second")
     parser.add_argument("--time-scale", type=float, default=0.1, help="IELTSPREP_SPEAKING_TIME_SCALE for the test")
+    parser.add_argument("--sessions", type=int, default=1, help="speaking tests per detector, figures pooled")
     parser.add_argument(
         "--turn-detector",
         choices=("energy", "model", "both"),
@@ -159,8 +176,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         answers = [spoken(text, work, i) for i, text in enumerate(ANSWERS)]
-        for detector in detectors:
-            run_test(detector, answers, args, work)
+        turns: dict[str, list[tuple[str, float]]] = {detector: [] for detector in detectors}
+        for _ in range(args.sessions):
+            for detector in detectors:
+                turns[detector] += run_test(detector, answers, args, work)
+        if args.sessions > 1:
+            for detector in detectors:
+                print_pooled(detector, turns[detector], args.sessions)
     print(f"machine load (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
