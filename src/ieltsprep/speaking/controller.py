@@ -30,11 +30,10 @@ minutes), a rounding-off question; Part 3, four to five minutes of discussion li
 from __future__ import annotations
 
 import base64
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import numpy as np
 
 from ieltsprep.speaking.clock import AudioClock
 from ieltsprep.speaking.protocol import (
@@ -51,7 +50,7 @@ from ieltsprep.speaking.protocol import (
 )
 from ieltsprep.speaking.script import EXAMINER_NAME
 from ieltsprep.speaking.sessions import Turn
-from ieltsprep.speaking.timing import AudioTimeline, Segment
+from ieltsprep.speaking.timing import AudioTimeline, Segment, pcm_samples, rms
 
 Phase = Literal["intro", "question", "prep", "talk", "discussion", "closing"]
 Stage = Literal["intro_name", "intro_origin", "part1", "part2_card", "prep", "talk", "rounding", "part3", "closing"]
@@ -914,14 +913,14 @@ class Controller:
         return ToClient(message)
 
     def _is_voice(self, pcm: bytes) -> bool:
-        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
-        if samples.size == 0:
+        samples = pcm_samples(pcm)
+        if not samples:
             return False
-        rms = float(np.sqrt(np.mean(samples * samples)))
+        level = rms(samples)
         threshold = max(VOICE_RMS_MIN, 3.0 * self._noise_floor)
-        if rms < threshold:
+        if level < threshold:
             # The floor follows quiet frames slowly, so steady room noise does not count as speech.
-            self._noise_floor = 0.95 * self._noise_floor + 0.05 * rms
+            self._noise_floor = 0.95 * self._noise_floor + 0.05 * level
             return False
         return True
 
@@ -956,5 +955,5 @@ def _confidence(asr: AsrDetails | None, words: tuple[dict[str, Any], ...]) -> fl
     if words:
         return round(sum(w["probability"] for w in words) / len(words), 4)
     if asr is not None:
-        return round(float(np.exp(asr.avg_logprob)), 4)
+        return round(math.exp(asr.avg_logprob), 4)
     return None

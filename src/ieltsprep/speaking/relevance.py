@@ -142,9 +142,14 @@ def sentence_similarity(a: str, b: str) -> float:
 
 
 def installed_similarity() -> Similarity | None:
-    """``sentence_similarity`` when its model package is installed, else None (relevance is then not judged)."""
+    """``sentence_similarity`` when its model package and numpy are installed, else None (relevance is then not
+    judged: the Lambda packages carry neither)."""
     from ieltsprep.scoring.encoder import EncoderMissing, model_dir
 
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return None
     try:
         model_dir()
     except EncoderMissing:

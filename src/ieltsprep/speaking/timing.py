@@ -4,7 +4,8 @@ Nova Sonic gives words without timings, and a recogniser's word timings are its 
 audio, which the worker receives whatever the engine, says when there was voice. A voice-activity detector is any
 function from 16 kHz 16-bit mono PCM to the voiced segments in it (``VoiceActivity``); ``energy_voice_activity`` is
 the one used today: frame energy against a noise floor estimated from the same stretch of audio. A model-based
-detector (e.g. Silero VAD) can be passed to ``AudioTimeline`` instead.
+detector (e.g. Silero VAD) can be passed to ``AudioTimeline`` instead. The worker runs this on AWS Lambda, whose
+package has no numpy (docs/DEPLOY.md), so the arithmetic is the standard library's (``array`` and ``math``).
 
 ``AudioTimeline`` keeps the last few minutes of the candidate's audio in memory, on the test clock, so that when a
 turn's words arrive the controller can ask for the voice in that turn's span. Only the segment times are kept
@@ -13,9 +14,11 @@ afterwards (they are stored with the turn); the audio itself is never stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
+import math
+import sys
+from array import array
+from collections.abc import Callable, Sequence
+from operator import mul
 
 from ieltsprep.speaking.clock import BYTES_PER_SAMPLE, INPUT_SAMPLE_RATE
 
@@ -35,20 +38,43 @@ MS_BYTES = INPUT_SAMPLE_RATE // 1000 * BYTES_PER_SAMPLE
 CONTEXT_MS = 3000  # audio before a span that the detector also reads, so the noise floor includes some silence
 
 
+def pcm_samples(pcm: bytes) -> array[int]:
+    """The samples of 16-bit little-endian mono PCM (a trailing odd byte is dropped)."""
+    samples = array("h")
+    samples.frombytes(pcm[: len(pcm) // BYTES_PER_SAMPLE * BYTES_PER_SAMPLE])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples
+
+
+def rms(samples: Sequence[int]) -> float:
+    """Root mean square of ``samples`` (0.0 for none)."""
+    return math.sqrt(sum(map(mul, samples, samples)) / len(samples)) if samples else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of ``values``, interpolated linearly between ranks (numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 def energy_voice_activity(pcm: bytes) -> list[Segment]:
     """Voiced segments of 16 kHz 16-bit mono PCM by frame energy against an adaptive noise floor."""
-    samples = np.frombuffer(pcm[: len(pcm) // BYTES_PER_SAMPLE * BYTES_PER_SAMPLE], dtype="<i2")
+    samples = pcm_samples(pcm)
     frame = INPUT_SAMPLE_RATE * FRAME_MS // 1000
-    frames = samples.size // frame
+    frames = len(samples) // frame
     if frames == 0:
         return []
-    blocks = samples[: frames * frame].astype(np.float32).reshape(frames, frame)
-    rms = np.sqrt(np.mean(blocks * blocks, axis=1))
-    floor = min(FLOOR_MAX, float(np.percentile(rms, FLOOR_PERCENTILE)))
-    voiced = rms >= max(VOICE_RMS_MIN, FLOOR_FACTOR * floor)
+    energy = [rms(samples[i * frame : (i + 1) * frame]) for i in range(frames)]
+    threshold = max(VOICE_RMS_MIN, FLOOR_FACTOR * min(FLOOR_MAX, percentile(energy, FLOOR_PERCENTILE)))
     segments: list[list[int]] = []
-    for index in np.flatnonzero(voiced):
-        start, end = int(index) * FRAME_MS, (int(index) + 1) * FRAME_MS
+    for index, level in enumerate(energy):
+        if level < threshold:
+            continue
+        start, end = index * FRAME_MS, (index + 1) * FRAME_MS
         if segments and start - segments[-1][1] < BRIDGE_MS:
             segments[-1][1] = end
         else:
