@@ -13,6 +13,8 @@ all N sessions' turns: a p50 over one session's ten turns moves by tens of milli
   endpointer's silence (audio time) passes in a fraction of the wall time. The same figures are also printed for
   the question-and-answer turns alone: the Part 2 long turn ends only after a 3 s pause (a talk, not an answer).
 - transcription real-time factor: the engine's recogniser on the same answers (recogniser seconds / audio seconds).
+- decision wait (model detector): wall time each end-of-turn decision waited for its judgements (the last words'
+  read and Smart Turn) after the decision point of the silence, with their own compute times (the engine's debug log).
 Candidate answers are spoken by espeak-ng (en-gb, 150 words a minute) and trimmed to their voiced part.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import subprocess
@@ -88,6 +91,19 @@ def transcription_rtf(container: Container, answers: list[bytes]) -> tuple[float
     return spent / audio_seconds, audio_seconds
 
 
+class DecisionWaits(logging.Handler):
+    """Collects the local engine's debug line for each end-of-turn decision: (waited, read, Smart Turn) in ms."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.waits: list[tuple[float, float, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("turn decision waited"):
+            waited, read, judged = record.args[:3]  # type: ignore[index]
+            self.waits.append((float(waited), float(read), float(judged)))
+
+
 def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
     """One scripted speaking test with the local engine's turn detection set to ``detector``; prints its figures and
     returns each turn's (phase, latency)."""
@@ -106,6 +122,10 @@ def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work
     user = container.accounts.register("bench@example.com", PASSWORD, terms=True, age_16_plus=True)
     ledger.grant(container.store, user.id, "academic_speaking", 4, source="operator", idempotency_key="bench")
     token = container.accounts.login("bench@example.com", PASSWORD).token
+    waits = DecisionWaits()
+    engine_log = logging.getLogger("ieltsprep.adapters.speech.local")
+    engine_log.addHandler(waits)
+    engine_log.setLevel(logging.DEBUG)
     with BackgroundServer(container) as server:
 
         async def run_test():  # type: ignore[no-untyped-def]
@@ -116,6 +136,14 @@ def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work
         run = asyncio.run(run_test())
         container.invoker.drain(120)
     container.close()
+    engine_log.removeHandler(waits)
+    if waits.waits:
+        waited, read, judged = (sorted(column) for column in zip(*waits.waits, strict=True))
+        print(
+            f"[{detector}] decision wait after the decision point: p50 {statistics.median(waited):.0f} ms, "
+            f"p95 {percentile(waited, 95):.0f} ms over {len(waited)} decisions; last words read p50 "
+            f"{statistics.median(read):.0f} ms, Smart Turn p50 {statistics.median(judged):.0f} ms"
+        )
     latencies = [t.latency for t in run.timings if t.latency is not None]
     print(
         f"[{detector}] session: completed={run.completed}, {run.answers_sent} answers, "

@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -365,7 +366,16 @@ class LocalSpeechSession:
                 self._judging = asyncio.ensure_future(asyncio.to_thread(self._smart_turn.probability_complete, wanted))
             if not self._vad.decision_due or self._judging is None:
                 break
+            waited = time.perf_counter()
             probability, words = await self._judgement()  # audio sent meanwhile waits its turn
+            logger.debug(
+                "turn decision waited %.0f ms for its judgements (read %.0f ms, Smart Turn %.0f ms): %s, p=%.2f",
+                (time.perf_counter() - waited) * 1000,
+                self._last_words.last_seconds * 1000 if self._last_words is not None else 0.0,
+                self._smart_turn.last_seconds * 1000 if self._smart_turn is not None else 0.0,
+                words.value,
+                probability,
+            )
             if self._closed:
                 return
             events = self._vad.decide(probability, words) + self._vad.feed(NO_AUDIO)
