@@ -14,7 +14,7 @@ all N sessions' turns: a p50 over one session's ten turns moves by tens of milli
   the question-and-answer turns alone: the Part 2 long turn ends only after a 3 s pause (a talk, not an answer).
 - transcription real-time factor: the engine's recogniser on the same answers (recogniser seconds / audio seconds).
 - decision wait (model detector): wall time each end-of-turn decision waited for its judgements (the last words'
-  read and Smart Turn) after the decision point of the silence, with their own compute times (the engine's debug log).
+  read and Smart Turn) after the decision point of the silence (the engine's debug log).
 Candidate answers are spoken by espeak-ng (en-gb, 150 words a minute) and trimmed to their voiced part.
 """
 
@@ -92,16 +92,15 @@ def transcription_rtf(container: Container, answers: list[bytes]) -> tuple[float
 
 
 class DecisionWaits(logging.Handler):
-    """Collects the local engine's debug line for each end-of-turn decision: (waited, read, Smart Turn) in ms."""
+    """Collects the local engine's debug line for each end-of-turn decision: the wait in ms."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.waits: list[tuple[float, float, float]] = []
+        self.waits: list[float] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("turn decision waited"):
-            waited, read, judged = record.args[:3]  # type: ignore[index]
-            self.waits.append((float(waited), float(read), float(judged)))
+        if str(record.msg).startswith("turn decision waited") and isinstance(record.args, tuple):
+            self.waits.append(float(record.args[0]))
 
 
 def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work: Path) -> list[tuple[str, float]]:
@@ -138,11 +137,9 @@ def run_test(detector: str, answers: list[bytes], args: argparse.Namespace, work
     container.close()
     engine_log.removeHandler(waits)
     if waits.waits:
-        waited, read, judged = (sorted(column) for column in zip(*waits.waits, strict=True))
         print(
-            f"[{detector}] decision wait after the decision point: p50 {statistics.median(waited):.0f} ms, "
-            f"p95 {percentile(waited, 95):.0f} ms over {len(waited)} decisions; last words read p50 "
-            f"{statistics.median(read):.0f} ms, Smart Turn p50 {statistics.median(judged):.0f} ms"
+            f"[{detector}] decision wait after the decision point: p50 {statistics.median(waits.waits):.0f} ms, "
+            f"p95 {percentile(waits.waits, 95):.0f} ms over {len(waits.waits)} decisions"
         )
     latencies = [t.latency for t in run.timings if t.latency is not None]
     print(

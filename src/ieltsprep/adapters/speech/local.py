@@ -369,10 +369,8 @@ class LocalSpeechSession:
             waited = time.perf_counter()
             probability, words = await self._judgement()  # audio sent meanwhile waits its turn
             logger.debug(
-                "turn decision waited %.0f ms for its judgements (read %.0f ms, Smart Turn %.0f ms): %s, p=%.2f",
+                "turn decision waited %.0f ms for its judgements: words %s, Smart Turn p=%.2f",
                 (time.perf_counter() - waited) * 1000,
-                self._last_words.last_seconds * 1000 if self._last_words is not None else 0.0,
-                self._smart_turn.last_seconds * 1000 if self._smart_turn is not None else 0.0,
                 words.value,
                 probability,
             )
