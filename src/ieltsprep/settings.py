@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
     turn_speech_threshold: float = Field(0.5, gt=0, lt=1, validation_alias=_env("IELTSPREP_TURN_SPEECH_THRESHOLD"))
     turn_decision_ms: int = Field(192, ge=32, validation_alias=_env("IELTSPREP_TURN_DECISION_MS"))
-    turn_judge_ms: int = Field(192, ge=32, validation_alias=_env("IELTSPREP_TURN_JUDGE_MS"))
+    turn_judge_ms: int = Field(128, ge=32, validation_alias=_env("IELTSPREP_TURN_JUDGE_MS"))
     turn_read_ms: int = Field(96, ge=32, validation_alias=_env("IELTSPREP_TURN_READ_MS"))
     turn_complete_threshold: float = Field(0.9, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_COMPLETE_THRESHOLD"))
     turn_veto_threshold: float = Field(0.05, ge=0, le=1, validation_alias=_env("IELTSPREP_TURN_VETO_THRESHOLD"))

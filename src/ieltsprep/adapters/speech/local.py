@@ -359,7 +359,7 @@ class LocalSpeechSession:
             to_read = self._vad.take_reading()
             if to_read is not None and self._last_words is not None:
                 # Each in a thread, started before the decision point needs it: the words at read_ms of silence
-                # (about 0.1 s of compute), Smart Turn at judge_ms (tens of milliseconds).
+                # (about 0.1 s of compute on a quiet machine), Smart Turn at judge_ms (60-80 ms).
                 self._reading = asyncio.ensure_future(asyncio.to_thread(self._last_words.read, to_read))
             wanted = self._vad.take_judgement()
             if wanted is not None and self._smart_turn is not None:

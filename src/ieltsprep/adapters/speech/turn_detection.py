@@ -14,8 +14,9 @@ audio sample time, so the local engine drives either one alike. Policy (``TurnPo
   for more voice, up to the ceiling of silence for the part of the test under way (``set_part``; the Part 2 long turn
   waits longest), then ends. Voice in the pause simply continues the turn, and its next pause is judged afresh.
   Asking earlier than the decision hides the judgement's 40-150 ms of compute in the wait, but the model then hears
-  less silence after the voice and calls fewer turns finished (figures in docs/ARCHITECTURE.md), so by default it is
-  asked at the decision point, hearing about 0.3 s of silence (Silero's tail included), as pipecat gives it.
+  less silence after the voice and calls fewer turns finished (figures in docs/ARCHITECTURE.md). With the last words
+  read, Smart Turn mostly only vetoes a turn whose words close a sentence, so it is asked at 128 ms, hearing about
+  0.2 s of silence (Silero's tail included), and the false cut-offs of the thinking-pause set stay as they were.
 - The judgement is asked for, not made, here: ``take_judgement()`` hands out the audio to judge (the caller runs
   ``SmartTurn.probability_complete`` on it in a thread), ``feed`` stops at the decision point with ``decision_due``
   set, and the caller then calls ``decide`` with that verdict. Audio fed meanwhile waits, so the result is the same
@@ -43,8 +44,10 @@ class TurnPolicy:
 
     speech_threshold: float = 0.5
     decision_ms: int = 192  # six Silero windows: the 200 ms the issue aims at, to the window
-    judge_ms: int = 192  # when the judgement is asked for (earlier hides its compute, but see ARCHITECTURE.md)
-    read_ms: int = 96  # when the last words are read (Whisper needs no silence after them; Smart Turn does)
+    judge_ms: int = 128  # when the judgement is asked for: 64 ms of its compute hidden in the wait (ARCHITECTURE.md)
+    # When the last words are read. Whisper needs little silence after them, but at 64 ms the end of a fricative can
+    # still be in Silero's tail: "... walking in the hills." read "hills" at 0.24 (a guess, so the turn was held).
+    read_ms: int = 96
     complete_threshold: float = 0.9
     # Words that close a sentence end the turn unless Smart Turn is at least this sure it is unfinished.
     veto_threshold: float = 0.05
