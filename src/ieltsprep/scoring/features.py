@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ieltsprep.scoring import syntax
 from ieltsprep.scoring.port import GRAMMAR_TYPES, WritingTask
 from ieltsprep.scoring.spelling import Variety, speller
+from ieltsprep.stats import percentile
 
 if TYPE_CHECKING:
     import numpy as np
@@ -396,7 +397,7 @@ def _frequency_profile(words: Sequence[str], freq: Any) -> dict[str, float]:
     logs = [math.log10(freq[w] + 1) for w in content] if content else [7.0]
     return {
         "content_logfreq_mean": fmean(logs),
-        "content_logfreq_p10": _percentile(logs, 10),
+        "content_logfreq_p10": percentile(logs, 10),
         "content_below_1e4": fmean(1.0 if v < 4 else 0.0 for v in logs),
         "content_below_1e5": fmean(1.0 if v < 5 else 0.0 for v in logs),
         "content_below_1e6": fmean(1.0 if v < 6 else 0.0 for v in logs),
@@ -511,15 +512,6 @@ def _copied_share(words: Sequence[str], prompt_words: Sequence[str], n: int = 6)
             for j in range(i, i + n):
                 inside[j] = True
     return sum(inside) / len(words)
-
-
-def _percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile with linear interpolation between closest ranks (numpy's default method)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def hashed_ngrams(text: str, dim: int) -> dict[int, float]:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from operator import mul
 
 from ieltsprep.speaking.clock import BYTES_PER_SAMPLE, INPUT_SAMPLE_RATE
+from ieltsprep.stats import percentile
 
 Segment = tuple[int, int]  # start and end in ms
 VoiceActivity = Callable[[bytes], list[Segment]]  # 16 kHz PCM -> voiced segments, ms from the start of the PCM
@@ -57,15 +58,6 @@ _dot = getattr(math, "sumprod", _sum_of_products)  # math.sumprod (in C) where t
 def rms(samples: Sequence[int]) -> float:
     """Root mean square of ``samples`` (0.0 for none); 123 s of audio in 20 ms frames takes 0.18 s on Python 3.11."""
     return math.sqrt(_dot(samples, samples) / len(samples)) if samples else 0.0
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile of ``values``, interpolated linearly between ranks (numpy's default)."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def energy_voice_activity(pcm: bytes) -> list[Segment]:
