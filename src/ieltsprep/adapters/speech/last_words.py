@@ -7,7 +7,8 @@ cut people off read the transcript as well as the audio (a text end-of-utterance
 ``LastWords.read`` transcribes the last few seconds of the turn with the Whisper base model the recogniser already
 uses (a second CTranslate2 instance, one thread, so it never queues behind a full transcription). Whisper normally
 encodes a 30 s window (about 1 s here); CTranslate2 also takes a shorter one, so the turn's tail plus a second of
-silence is encoded alone: about 0.1 s for 4 s of speech. The text is only for the decision, never the transcript:
+silence is encoded alone: about 0.1 s for 3 s of speech on one quiet core (0.13 s for 4 s, with the same figures on
+the thinking-pause set, so 3 s since stop 19). The text is only for the decision, never the transcript:
 the recogniser's words (``stt.py``) are what the candidate said.
 
 ``verdict(text)`` reads that text:
@@ -25,8 +26,8 @@ the recogniser's words (``stt.py``) are what the candidate said.
 
 A last word read as a guess gets a second look: the last ``SECOND_LOOK_SECONDS`` alone, a window Whisper reads
 differently. If that read is sure of its last word, or hears the phrase dangle, it stands ("My full name is Anna
-Smith.", in espeak-ng's voice: 4 s read "... Ottersmith." at 0.02, the last 2 s "... Alice Smith." at 0.79: a sure
-close, so the turn ends); a guess twice holds the turn, up to the part's ceiling.
+Smith.", in espeak-ng's voice: a 4 s window read "... Ottersmith." at 0.02, the last 2 s "... Alice Smith." at 0.79:
+a sure close, so the turn ends); a guess twice holds the turn, up to the part's ceiling.
 
 On a short window Whisper sometimes starts the clip again once it has read it ("My favourite place is the library
 near my house. My favourite place is"); such a restart is cut before the verdict.
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 16000
-SECONDS = 4.0  # the tail of the turn that is read: enough for the last clause
+SECONDS = 3.0  # the tail of the turn that is read: enough for the last clause
 SILENCE_SECONDS = 1.0  # appended, so the model hears that the voice stopped
 SECOND_LOOK_SECONDS = 2.0  # the shorter tail read again when the last word of the first read was a guess
 TOKENS_PER_SECOND = 6  # a cap on the decoded length (fast speech is about 4 tokens a second)
