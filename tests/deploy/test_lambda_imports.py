@@ -32,7 +32,12 @@ sys.meta_path.insert(0, LocalOnly())
 EDGES = {
     "http": ["ieltsprep.edges.http.app"],
     "ws": ["ieltsprep.edges.ws.handler"],
-    "speakingWorker": ["ieltsprep.edges.worker", "ieltsprep.speaking.scoring", "ieltsprep.speaking.scoring_bedrock"],
+    "speakingWorker": [
+        "ieltsprep.edges.worker",
+        "ieltsprep.adapters.speech.nova_sonic",
+        "ieltsprep.speaking.scoring",
+        "ieltsprep.speaking.scoring_bedrock",
+    ],
     "jobs": ["ieltsprep.edges.jobs", "ieltsprep.speaking.scoring", "ieltsprep.scoring.bedrock"],
 }
 
