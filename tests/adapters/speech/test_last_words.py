@@ -114,6 +114,11 @@ def test_a_restarted_read_is_cut_where_whisper_starts_again() -> None:
         == "The government should build more schools and"
     )
     assert without_restart("I like tea and I like coffee.") == "I like tea and I like coffee."
+    # The restart misheard its first words ("I like" for "I liked"): cut where it lines up with the first word.
+    assert (
+        without_restart("I liked that feature because I like that feature because I") == "I liked that feature because"
+    )
+    assert verdict("I liked that feature because I like that feature because I") is Verdict.UNFINISHED
     assert verdict("I chose engineering because I chose engineering because I chose") is Verdict.UNFINISHED
 
 

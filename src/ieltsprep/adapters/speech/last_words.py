@@ -106,17 +106,20 @@ class Verdict(enum.Enum):
 
 
 def without_restart(text: str) -> str:
-    """``text`` cut where Whisper starts reading the clip again: where three words recur that it has read before,
-    or its first two words just after a sentence end."""
+    """``text`` cut where Whisper starts reading the clip again: where three words recur that it has read before
+    (from where the recurrence lines up with the clip's first word, when it does: "I liked that feature because I
+    like that feature because I" is cut after "because"), or its first two words just after a sentence end."""
     tokens = text.split()
     plain = [w.lower().strip(",.?!") for w in tokens]
-    seen: set[tuple[str, ...]] = set()
+    seen: dict[tuple[str, ...], int] = {}
     for i in range(len(tokens)):
         if i >= 3:
-            seen.add(tuple(plain[i - 3 : i]))
-        if tuple(plain[i : i + 3]) in seen or (
-            i >= 2 and tokens[i - 1].endswith(CLOSING) and plain[i : i + 2] == plain[:2]
-        ):
+            seen.setdefault(tuple(plain[i - 3 : i]), i - 3)
+        first = seen.get(tuple(plain[i : i + 3]))
+        if first is not None:
+            start = i - first  # where the restart begins if it read the clip from its first word again
+            return " ".join(tokens[: start if 0 < start < i and plain[start] == plain[0] else i])
+        if i >= 2 and tokens[i - 1].endswith(CLOSING) and plain[i : i + 2] == plain[:2]:
             return " ".join(tokens[:i])
     return text.strip()
 
