@@ -80,3 +80,43 @@ def test_one_point_per_sentence_quoted() -> None:
     assert "short of the 150 words" in closing.advice
     assert "'say how you paid' or 'suggest a time when an engineer could visit'" in closing.advice
     assert closing.advice.count("task band is held") == 1
+
+
+def test_every_criterion_of_the_sample_gets_a_point_on_the_candidates_own_words() -> None:
+    for paper in sample_paper()["tasks"]:
+        task = WritingTask(
+            int(paper["task"]), paper["prompt"], paper["text"], 150, paper["kind"], tuple(paper.get("bullets") or ())
+        )
+        for key, found in points(task).items():
+            assert found, f"task {paper['task']}: no point on {key}"
+            assert all(task.text[p.start : p.end].startswith(p.quote[:20]) for p in found)
+    letter = next(t for t in sample_paper()["tasks"] if t["kind"] == "general_letter")
+    task = WritingTask(1, letter["prompt"], letter["text"], 150, "general_letter", tuple(letter["bullets"]))
+    [precise] = [p for p in points(task)["lexical_resource"] if "less common words" in p.advice]
+    assert "'receptionist'" in precise.advice and "'lifeguard'" in precise.advice
+    assert "Daniel" not in precise.advice and "swimming" not in precise.advice  # a name; the question's own word
+
+
+def test_a_general_word_is_shown_with_the_exact_words_to_choose_from() -> None:
+    text = (
+        "Many people move to cities for work. My brother got a job in London last year. He has got a flat there "
+        "now, and he soon got used to the noise. Some people find this difficult at first."
+    )
+    [general] = [p for p in points(essay(text))["lexical_resource"] if "says little on its own" in p.advice]
+    assert general.quote.startswith("My brother got a job") and "received, obtained" in general.advice
+    # "have got" (possession) and "get used to" (a fixed phrase) are left alone.
+    text = "He has got a flat there now. He soon got used to the noise. Some people never get used to it."
+    assert not [p for p in points(essay(text))["lexical_resource"] if "says little" in p.advice]
+
+
+def test_an_answer_without_a_kind_of_complex_sentence_is_told_which_to_try() -> None:
+    plain = (
+        "Cities are growing quickly in many countries today. Young people move there to find better paid work. "
+        "Rents in the centre rise every year as a result. Families often have to live far from their jobs now. "
+        "The government should build more homes near the centre."
+    )
+    [variety] = [p for p in points(essay(plain))["grammatical_range_accuracy"] if "None of your sentences" in p.advice]
+    assert "'which' or 'who' clause" in variety.advice and "'if' or 'unless' clause" in variety.advice
+    assert variety.quote in plain and not variety.quote.startswith("Cities")  # a plain sentence, not the opening
+    varied = plain + " If rents keep rising, workers who cannot pay them will leave, although the city needs them."
+    assert not [p for p in points(essay(varied))["grammatical_range_accuracy"] if "None of your sentences" in p.advice]

@@ -46,6 +46,28 @@ PLAIN_WORDS: dict[str, str] = {
     "kids": "children (more formal)",
     "stuff": "material, items or belongings",
 }
+# General words that say little on their own, with the more exact words to choose between by what is meant
+# (Lexical Resource: "precision"); "get" in fixed phrases ("get rid of", "get used to") is left alone.
+GENERAL_WORDS: dict[str, str] = {
+    "get": "obtain, receive, become or reach",
+    "gets": "obtains, receives, becomes or reaches",
+    "got": "received, obtained, became or reached",
+    "good": "effective, reliable, enjoyable or beneficial",
+    "bad": "harmful, poor, unpleasant or serious",
+    "nice": "pleasant, friendly, attractive or comfortable",
+    "big": "large, significant, substantial or major",
+}
+_FIXED_AFTER_GET = frozenset(["rid", "used", "along", "married", "together", "involved", "better", "worse"])
+# Less common words (wordfreq's Zipf frequency under this, "refund", "lifeguard", "membership") that the question
+# does not use: what the higher bands call "less common lexical items".
+LESS_COMMON_ZIPF = 3.8
+RAREST_ZIPF = 1.5  # below this a "word" is more likely a name or a coinage than vocabulary
+# Kinds of complex structure ("a variety of complex structures"), each found by its marker words.
+STRUCTURES: dict[str, str] = {
+    "a 'which' or 'who' clause ('..., which means that ...')": r"\b(?:which|who|whom|whose)\b",
+    "an 'if' or 'unless' clause ('If this continues, ...')": r"\b(?:if|unless)\b",
+    "an 'although' or 'whereas' clause ('Although this is true, ...')": r"\b(?:although|though|whereas)\b",
+}
 # A letter that says what it is for ("I am writing to complain ...").
 _PURPOSE = re.compile(
     r"\b(?:I am|I'm|I\u2019m) writing\b|\bI (?:would like|want) to (?:complain|apply|ask|thank|"
@@ -381,7 +403,8 @@ def _coherence_points(task: WritingTask, a: Analysis) -> list[_Candidate]:
     return points
 
 
-def _lexical_points(a: Analysis, text: str) -> list[_Candidate]:
+def _lexical_points(task: WritingTask, a: Analysis) -> list[_Candidate]:
+    text = task.text
     points: list[_Candidate] = []
     if a.misspelled:
         by_sentence: dict[tuple[int, int], list[Token]] = {}
@@ -409,6 +432,32 @@ def _lexical_points(a: Analysis, text: str) -> list[_Candidate]:
                 )
             )
             break
+    general = _general_word(a)
+    if general is not None:
+        token, better = general
+        points.append(
+            _Candidate(
+                3,
+                *_sentence_at(a, token.start),
+                f"'{token.text}' says little on its own; a more exact word shows precision: {better}, whichever you "
+                "mean.",
+            )
+        )
+    less_common = _less_common_sentence(task, a)
+    if less_common is not None:
+        (start, end), words = less_common
+        named = ", ".join(f"'{w}'" for w in words[:2]) + (f" and '{words[2]}'" if len(words) > 2 else "")
+        if len(words) == 2:
+            named = f"'{words[0]}' and '{words[1]}'"
+        points.append(
+            _Candidate(
+                1.5,
+                start,
+                end,
+                f"{named} are precise, less common words for what you mean: the higher bands "
+                "ask for 'less common lexical items', so keep choosing the exact word rather than the everyday one.",
+            )
+        )
     if a.repeated:
         word, _ = a.repeated[0]
         found = next((t for t in a.tokens if t.lower.startswith(word)), None)
@@ -465,6 +514,25 @@ def _grammar_points(a: Analysis) -> list[_Candidate]:
                 "complex structures' and 'frequent error-free sentences', so build more of your sentences like it.",
             )
         )
+    missing = [name for name, marker in STRUCTURES.items() if not re.search(marker, a.text, re.IGNORECASE)]
+    if len(missing) >= 2 and len(a.sentences) >= 5:
+        plain = next(
+            (
+                (start, end)
+                for start, end, words in a.sentences[1:]
+                if 8 <= words <= 25 and (start, end) not in a.complex_spans and _error_free(a, start, end)
+            ),
+            None,
+        )
+        if plain is not None:
+            points.append(
+                _Candidate(
+                    3,
+                    *plain,
+                    f"None of your sentences uses {' or '.join(missing[:2])}: the higher bands ask for 'a variety of complex "
+                    "structures', so build a sentence like this one into one of them.",
+                )
+            )
     if a.complex_share < 0.3 and len(a.sentences) >= 4:
         simple = next((s for s in a.sentences if 6 <= s[2] <= 16), a.sentences[0])
         points.append(
@@ -477,6 +545,56 @@ def _grammar_points(a: Analysis) -> list[_Candidate]:
             )
         )
     return points
+
+
+def _general_word(a: Analysis) -> tuple[Token, str] | None:
+    """The first general word ("got", "good", "big") in a sentence with no error found, and its exact alternatives;
+    "get" in a fixed phrase ("get used to") and "have got" (possession) are left alone."""
+    for i, token in enumerate(a.tokens):
+        better = GENERAL_WORDS.get(token.lower)
+        if better is None:
+            continue
+        if token.lower in ("get", "gets", "got"):
+            after = a.tokens[i + 1].lower if i + 1 < len(a.tokens) else ""
+            before = a.tokens[i - 1].lower if i > 0 else ""
+            if after in _FIXED_AFTER_GET or before in ("have", "has", "had") or before.endswith(("'ve", "’ve")):
+                continue
+        if _error_free(a, *_sentence_at(a, token.start)):
+            return token, better
+    return None
+
+
+def _less_common_sentence(task: WritingTask, a: Analysis) -> tuple[tuple[int, int], list[str]] | None:
+    """The sentence with the most less common words the question does not use (at least two), and those words; None
+    where wordfreq is not installed (the Bedrock engine's package)."""
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:
+        return None
+    stop = set(lexicon()["stopwords"])
+    asked = {w.lower() for w in re.findall(r"[A-Za-z']+", task.prompt)}
+    misspelt = {t.start for t in a.misspelled}
+    by_sentence: dict[tuple[int, int], list[str]] = {}
+    for token in a.tokens:
+        word = token.lower
+        if (
+            token.start in misspelt
+            or token.text[:1].isupper()  # a name, or a sentence's first word
+            or word in stop
+            or word in asked
+            or not word.isalpha()
+            or not RAREST_ZIPF <= zipf_frequency(word, "en") < LESS_COMMON_ZIPF
+        ):
+            continue
+        found = by_sentence.setdefault(_sentence_at(a, token.start), [])
+        if word not in found:
+            found.append(word)
+    best = max(
+        ((span, words) for span, words in by_sentence.items() if len(words) >= 2 and _error_free(a, *span)),
+        key=lambda item: len(item[1]),
+        default=None,
+    )
+    return best
 
 
 def _error_free(a: Analysis, start: int, end: int) -> bool:
@@ -504,7 +622,7 @@ def criterion_feedback(
     candidates = {
         keys[0]: _task_points(task, analysis, flags),
         keys[1]: _coherence_points(task, analysis),
-        keys[2]: _lexical_points(analysis, text),
+        keys[2]: _lexical_points(task, analysis),
         keys[3]: _grammar_points(analysis),
     }
     out: dict[str, tuple[list[FeedbackPoint], str]] = {}
