@@ -15,10 +15,11 @@ from ieltsprep.adapters.speech.endpointing import SpeechEnded, SpeechStarted, Va
 from ieltsprep.adapters.speech.local import TurnModels, load_turn_models
 from ieltsprep.adapters.speech.models import ModelUnavailable, packaged_model_path
 from ieltsprep.adapters.speech.smart_turn import SmartTurn
+from ieltsprep.adapters.speech.stt import Transcript
 from ieltsprep.adapters.speech.turn_detection import ModelEndpointer, TurnPolicy
 from ieltsprep.adapters.speech.vad import SileroVad, speech_frames
 from ieltsprep.settings import Settings
-from ieltsprep.speaking.protocol import UserTurnEnded
+from ieltsprep.speaking.protocol import UserTurnEnded, Word
 
 POLICY = TurnPolicy(decision_ms=200, judge_ms=64, complete_threshold=0.5, ceiling_part1_ms=2000, ceiling_part2_ms=4000)
 
@@ -207,3 +208,31 @@ def test_a_failed_judgement_ends_the_turn_instead_of_stalling(vad: SileroVad, an
     audio = np.concatenate([silence(0.5), answer, silence(0.6)])
     [ended] = turn_ends(audio, ScriptedJudge(-1.0), vad)
     assert abs(ended.end_ms - voiced_span(audio)[1] * 1000 // RATE) <= 150
+
+
+class RecordingRecogniser:
+    """Stands in for Whisper: records where each call's audio starts and ends (ms), and answers one word."""
+
+    busy = False
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int = 0, prompt: str | None = None) -> Transcript:
+        self.calls.append((offset_ms, offset_ms + audio.size * 1000 // RATE))
+        return Transcript((Word(" word", offset_ms + 10, offset_ms + 60, 0.9),), -0.1, 0.05)
+
+
+def test_a_long_pause_held_open_is_never_sent_to_the_recogniser(vad: SileroVad, answer: np.ndarray) -> None:
+    policy = TurnPolicy(decision_ms=200, judge_ms=64, complete_threshold=0.5, ceiling_part1_ms=4000)
+    audio = np.concatenate([silence(0.5), answer, silence(2.5), answer, silence(5.0)])
+    recogniser = RecordingRecogniser()
+    [turn] = session_turn_ends(TurnModels(vad, ScriptedJudge(0.1), policy), audio, recogniser)  # held: one turn
+    spoken = answer.size * 1000 // RATE
+    stopped, resumed = 500 + spoken, 3000 + spoken
+    assert turn.end_ms > resumed  # the pause was held open, as a thinking pause is
+    assert len(recogniser.calls) >= 2
+    # The call at the pause covers the first answer; every later call starts just before the voice came back:
+    # Whisper is never handed the seconds of silence (it fills them with the turn's words again).
+    assert recogniser.calls[0][1] <= stopped + 400
+    assert all(start >= resumed - 400 for start, _ in recogniser.calls[1:]), recogniser.calls

@@ -21,13 +21,13 @@ class OneWordRecogniser:
         return Transcript((Word(" word", offset_ms, offset_ms + 100, 0.9),), -0.1, 0.01)
 
 
-def turn_ends(models: TurnModels, audio: np.ndarray) -> list[UserTurnEnded]:
+def turn_ends(models: TurnModels, audio: np.ndarray, recogniser: object | None = None) -> list[UserTurnEnded]:
     """The turn ends a local session with these turn models announces for ``audio`` (sent in 20 ms chunks)."""
 
     async def main() -> list[UserTurnEnded]:
         session = LocalSpeechSession(
             SessionConfig(system_prompt="You are Maya."),
-            OneWordRecogniser(),  # type: ignore[arg-type]
+            recogniser or OneWordRecogniser(),  # type: ignore[arg-type]
             ExaminerVoice(EspeakSynthesizer(), None),
             models,
         )
@@ -42,6 +42,7 @@ def turn_ends(models: TurnModels, audio: np.ndarray) -> list[UserTurnEnded]:
         collector = asyncio.create_task(collect())
         for start in range(0, audio.size, 640):
             await session.send(build.audio_input(session.audio_content_name, audio[start : start + 640].tobytes()))
+            await asyncio.sleep(0)  # the recogniser task runs between chunks, as on a live stream
         await asyncio.sleep(0.1)
         await session.close()
         await collector

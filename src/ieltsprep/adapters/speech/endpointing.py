@@ -88,6 +88,13 @@ class PauseStarted:
 
 
 @dataclass(frozen=True)
+class PauseEnded:
+    """Voice came back after a ``PauseStarted`` in the same turn; ``at`` is the sample where it began again."""
+
+    at: int
+
+
+@dataclass(frozen=True)
 class SpeechEnded:
     """The turn ended (the hangover of silence); ``end`` is where voice stopped; ``voiced_ms`` its amount."""
 
@@ -99,7 +106,7 @@ class SpeechEnded:
         return self.voiced_ms >= min_speech_ms
 
 
-VadEvent = SpeechStarted | PauseStarted | SpeechEnded
+VadEvent = SpeechStarted | PauseStarted | PauseEnded | SpeechEnded
 
 
 class Endpointer(Protocol):
@@ -225,6 +232,8 @@ class EnergyVad:
             self.last_voiced_end = self.samples_seen
             if self.in_speech:
                 self._voiced_frames += 1
+                if self._pause_reported:
+                    events.append(PauseEnded(start))
                 self._pause_reported = False
             elif self._voiced_run >= cfg.frames(cfg.onset_ms):
                 self.in_speech = True

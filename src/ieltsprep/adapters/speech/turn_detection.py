@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ieltsprep.adapters.speech.endpointing import PauseStarted, SpeechEnded, SpeechStarted, VadEvent
+from ieltsprep.adapters.speech.endpointing import PauseEnded, PauseStarted, SpeechEnded, SpeechStarted, VadEvent
 from ieltsprep.adapters.speech.last_words import Verdict
 from ieltsprep.adapters.speech.vad import RATE, WINDOW, WINDOW_MS, VoiceStream
 
@@ -183,6 +183,8 @@ class ModelEndpointer:
             self.last_voiced_end = self.samples_seen
             if self.in_speech:
                 self._voiced_windows += 1
+                if self._pause_reported:
+                    events.append(PauseEnded(self._run_start))
                 self._forget_pause()
             elif self._voiced_run >= _windows(policy.onset_ms):
                 self.in_speech = True
