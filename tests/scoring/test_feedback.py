@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ieltsprep.assessments.sample import sample_paper
 from ieltsprep.scoring.features import analyse
 from ieltsprep.scoring.feedback import criterion_feedback
@@ -95,6 +97,7 @@ def test_every_criterion_of_the_sample_gets_a_point_on_the_candidates_own_words(
     [precise] = [p for p in points(task)["lexical_resource"] if "less common words" in p.advice]
     assert "'receptionist'" in precise.advice and "'lifeguard'" in precise.advice
     assert "Daniel" not in precise.advice and "swimming" not in precise.advice  # a name; the question's own word
+    assert all(word in precise.quote for word in re.findall(r"'(\w+)'", precise.advice.split(":")[0]))  # shown
 
 
 def test_a_general_word_is_shown_with_the_exact_words_to_choose_from() -> None:

@@ -559,9 +559,15 @@ def _general_word(a: Analysis) -> tuple[Token, str] | None:
             before = a.tokens[i - 1].lower if i > 0 else ""
             if after in _FIXED_AFTER_GET or before in ("have", "has", "had") or before.endswith(("'ve", "’ve")):
                 continue
-        if _error_free(a, *_sentence_at(a, token.start)):
+        if _error_free(a, *_sentence_at(a, token.start)) and _quoted(a, token):
             return token, better
     return None
+
+
+def _quoted(a: Analysis, token: Token) -> bool:
+    """Whether ``token`` is inside the quote of its sentence (``quote`` shows the first QUOTE_WORDS words)."""
+    start, _ = _sentence_at(a, token.start)
+    return len(a.text[start : token.start].split()) < QUOTE_WORDS
 
 
 def _less_common_sentence(task: WritingTask, a: Analysis) -> tuple[tuple[int, int], list[str]] | None:
@@ -574,7 +580,7 @@ def _less_common_sentence(task: WritingTask, a: Analysis) -> tuple[tuple[int, in
     stop = set(lexicon()["stopwords"])
     asked = {w.lower() for w in re.findall(r"[A-Za-z']+", task.prompt)}
     misspelt = {t.start for t in a.misspelled}
-    by_sentence: dict[tuple[int, int], list[str]] = {}
+    by_sentence: dict[tuple[int, int], list[Token]] = {}
     for token in a.tokens:
         word = token.lower
         if (
@@ -587,14 +593,25 @@ def _less_common_sentence(task: WritingTask, a: Analysis) -> tuple[tuple[int, in
         ):
             continue
         found = by_sentence.setdefault(_sentence_at(a, token.start), [])
-        if word not in found:
-            found.append(word)
-    best = max(
-        ((span, words) for span, words in by_sentence.items() if len(words) >= 2 and _error_free(a, *span)),
-        key=lambda item: len(item[1]),
-        default=None,
-    )
-    return best
+        if word not in (t.lower for t in found):
+            found.append(token)
+    spans = []
+    for (start, end), tokens in by_sentence.items():
+        shown = _shown_from(a, start, tokens)
+        if len(tokens) >= 2 and shown is not None and _error_free(a, start, end):
+            spans.append(((shown, end), [t.lower for t in tokens]))
+    return max(spans, key=lambda item: len(item[1]), default=None)
+
+
+def _shown_from(a: Analysis, start: int, tokens: list[Token]) -> int | None:
+    """Where to start quoting the sentence at ``start`` so that ``tokens`` fall inside the quote: the sentence's
+    start, else the latest clause (after a comma or semicolon) the quote can show them from; None if none can."""
+    last = tokens[-1].start
+    clauses = [start + m.end() for m in re.finditer(r"[,;]\s+", a.text[start : tokens[0].start])]
+    for begin in [start, *reversed(clauses)]:
+        if len(a.text[begin:last].split()) < QUOTE_WORDS:
+            return begin
+    return None
 
 
 def _error_free(a: Analysis, start: int, end: int) -> bool:
