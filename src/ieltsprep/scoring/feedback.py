@@ -446,9 +446,8 @@ def _lexical_points(task: WritingTask, a: Analysis) -> list[_Candidate]:
     less_common = _less_common_sentence(task, a)
     if less_common is not None:
         (start, end), words = less_common
-        named = ", ".join(f"'{w}'" for w in words[:2]) + (f" and '{words[2]}'" if len(words) > 2 else "")
-        if len(words) == 2:
-            named = f"'{words[0]}' and '{words[1]}'"
+        quoted = [f"'{w}'" for w in words[:3]]
+        named = f"{', '.join(quoted[:-1])} and {quoted[-1]}"
         points.append(
             _Candidate(
                 1.5,
@@ -559,15 +558,11 @@ def _general_word(a: Analysis) -> tuple[Token, str] | None:
             before = a.tokens[i - 1].lower if i > 0 else ""
             if after in _FIXED_AFTER_GET or before in ("have", "has", "had") or before.endswith(("'ve", "’ve")):
                 continue
-        if _error_free(a, *_sentence_at(a, token.start)) and _quoted(a, token):
+        start, end = _sentence_at(a, token.start)
+        # Only a word the quote shows (``quote`` keeps the first QUOTE_WORDS words of the sentence).
+        if _error_free(a, start, end) and len(a.text[start : token.start].split()) < QUOTE_WORDS:
             return token, better
     return None
-
-
-def _quoted(a: Analysis, token: Token) -> bool:
-    """Whether ``token`` is inside the quote of its sentence (``quote`` shows the first QUOTE_WORDS words)."""
-    start, _ = _sentence_at(a, token.start)
-    return len(a.text[start : token.start].split()) < QUOTE_WORDS
 
 
 def _less_common_sentence(task: WritingTask, a: Analysis) -> tuple[tuple[int, int], list[str]] | None:
